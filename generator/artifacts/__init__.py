@@ -1,0 +1,47 @@
+"""Stage 4: one ``render_<artifact>`` function per file of a node bundle.
+
+Each module serves one template family (``templates/<family>/``); ``ROLE_ARTIFACTS``
+says which files each role puts in a bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..model import Cluster, Node
+from ..templating import Renderer
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of a bundle: its path inside the node's directory and its exact bytes."""
+
+    path: str
+    content: bytes
+    executable: bool = False
+
+
+ArtifactRenderer = Callable[[Renderer, Cluster, Node], Artifact]
+
+
+def context(cluster: Cluster, node: Node, **extra: Any) -> dict[str, Any]:
+    """What every template may use: the model, never the raw topology."""
+    return {
+        "cluster": cluster,
+        "node": node,
+        "harbor": cluster.harbor,
+        "cephfs": cluster.cephfs,
+        "database": cluster.database,
+        "balancer": cluster.load_balancer,
+        "harbor_nodes": cluster.harbor_nodes,
+        **extra,
+    }
+
+
+def render_template(
+    renderer: Renderer, cluster: Cluster, node: Node, template: str, path: str, *, executable: bool = False, **extra: Any
+) -> Artifact:
+    artifact_name = f"{node.name}/{path}"
+    content = renderer.render(template, artifact_name, **context(cluster, node, **extra))
+    return Artifact(path, content, executable)

@@ -1,0 +1,31 @@
+"""CephFS files: the mount on Harbor nodes, the bootstrap on the ceph-admin node (templates/ceph/)."""
+
+from __future__ import annotations
+
+from ..model import Cluster, Node
+from ..templating import Renderer
+from . import Artifact, render_template
+
+
+def render_mount_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "ceph/mount-cephfs.sh.j2", "ceph/mount-cephfs.sh",
+        executable=True, log_host_dir=cluster.log_host_dir(node),
+    )
+
+
+def render_client_secret(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "ceph/client.secret.j2", f"ceph/{cluster.cephfs.client}.secret",
+        secret=cluster.cephfs.key,
+    )
+
+
+def render_bootstrap_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "ceph/bootstrap-cephfs.sh.j2", "ceph/bootstrap-cephfs.sh", executable=True
+    )
+
+
+MOUNT_ARTIFACTS = (render_mount_script, render_client_secret)
+ADMIN_ARTIFACTS = (render_bootstrap_script,)

@@ -1,0 +1,22 @@
+"""The database role (templates/database/)."""
+
+from __future__ import annotations
+
+from ..model import Cluster, Node
+from ..templating import Renderer
+from . import Artifact, render_template
+
+
+def render_create_database(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "database/create-database.sql.j2", "database/create-database.sql"
+    )
+
+
+def render_schema_loader(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "database/load-schema.sh.j2", "database/load-schema.sh", executable=True
+    )
+
+
+ARTIFACTS = (render_create_database, render_schema_loader)

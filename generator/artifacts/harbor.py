@@ -1,0 +1,56 @@
+"""The harbor role: files laid over the installer directory (templates/harbor/)."""
+
+from __future__ import annotations
+
+from ..model import Cluster, Node
+from ..templating import Renderer
+from . import Artifact, render_template
+
+
+def render_docker_compose(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/docker-compose.yml.j2", "harbor/docker-compose.yml",
+        log_host_dir=cluster.log_host_dir(node),
+    )
+
+
+def render_harbor_cfg(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/harbor.cfg.j2", "harbor/harbor.cfg", ldap=cluster.harbor.ldap_settings
+    )
+
+
+def render_adminserver_env(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/adminserver-env.j2", "harbor/common/templates/adminserver/env"
+    )
+
+
+def render_registry_config(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/registry-config.yml.j2", "harbor/common/templates/registry/config.yml"
+    )
+
+
+def render_token_private_key(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/secret-file.j2", "harbor/common/templates/ui/private_key.pem",
+        secret=cluster.harbor.token_private_key,
+    )
+
+
+def render_token_certificate(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return render_template(
+        renderer, cluster, node, "harbor/secret-file.j2", "harbor/common/templates/registry/root.crt",
+        secret=cluster.harbor.token_certificate,
+    )
+
+
+ARTIFACTS = (
+    render_docker_compose,
+    render_harbor_cfg,
+    render_adminserver_env,
+    render_registry_config,
+    render_token_private_key,
+    render_token_certificate,
+)

@@ -1,0 +1,190 @@
+"""Stage 1: read a YAML document into plain data plus the position of every value.
+
+The topology is security-relevant input (it ends up in shell scripts and SQL),
+so the loader refuses whatever YAML can do that a topology never needs:
+explicit tags (``!!python/...``), anchors and aliases (expansion bombs),
+several documents, tab characters and a root that is not a mapping.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+
+from .errors import Diagnostic, InputError
+
+MAX_DOCUMENT_BYTES = 1024 * 1024
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Located:
+    """A loaded document: plain data, and where each value and key stands in the file."""
+
+    file: str
+    data: dict[str, Any]
+    value_positions: dict[Path_, tuple[int, int]] = field(repr=False)
+    key_positions: dict[Path_, tuple[int, int]] = field(repr=False)
+
+    def position(self, path: Path_, *, of_key: bool = False) -> tuple[int, int]:
+        """Line and column (1-based) of the value at path, or of its key.
+
+        A path that does not exist (a missing key) falls back to its nearest
+        existing parent, which is where the operator has to add it.
+        """
+        table = self.key_positions if of_key else self.value_positions
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return table[probe]
+            if probe in self.value_positions:
+                return self.value_positions[probe]
+            probe = probe[:-1]
+        return self.value_positions.get((), (1, 1))
+
+    def diagnostic(self, path: Path_, message: str, *, of_key: bool = False) -> Diagnostic:
+        line, column = self.position(path, of_key=of_key)
+        return Diagnostic(self.file, line, column, dotted(path), message)
+
+
+def dotted(path: Path_) -> str:
+    """``('nodes', 'node0', 'roles', 1)`` -> ``nodes.node0.roles[1]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load_file(path: Path, display_name: str | None = None) -> Located:
+    name = display_name or str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise InputError([Diagnostic(name, 1, 1, "", f"cannot read the file ({error.strerror})")]) from error
+    return load_text(raw, name)
+
+
+def load_text(raw: bytes, name: str) -> Located:
+    if len(raw) > MAX_DOCUMENT_BYTES:
+        raise InputError([Diagnostic(name, 1, 1, "", f"the document is {len(raw)} bytes (expected at most {MAX_DOCUMENT_BYTES})")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise InputError([Diagnostic(name, line, 1, "", "the file is not valid UTF-8")]) from error
+
+    problems = _tab_problems(text, name)
+    if problems:
+        raise InputError(problems)
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        problems = _forbidden_constructs(yaml, text, name)
+        if problems:
+            raise InputError(problems)
+        document = yaml.load(text)
+    except MarkedYAMLError as error:
+        raise InputError([_syntax_diagnostic(error, name)]) from error
+    except YAMLError as error:
+        raise InputError([Diagnostic(name, 1, 1, "", f"not a YAML document: {error}")]) from error
+
+    if not isinstance(document, CommentedMap):
+        kind = "empty" if document is None else f"a {type(document).__name__}"
+        raise InputError([Diagnostic(name, 1, 1, "", f"the document is {kind} (expected a mapping at the top level)")])
+    value_positions: dict[Path_, tuple[int, int]] = {(): (1, 1)}
+    key_positions: dict[Path_, tuple[int, int]] = {}
+    data = _plain(document, (), value_positions, key_positions)
+    return Located(name, data, value_positions, key_positions)
+
+
+def _tab_problems(text: str, name: str) -> list[Diagnostic]:
+    return [
+        Diagnostic(name, number, line.index("\t") + 1, "", "tab character (expected spaces; YAML indentation cannot use tabs)")
+        for number, line in enumerate(text.splitlines(), start=1)
+        if "\t" in line
+    ]
+
+
+def _forbidden_constructs(yaml: YAML, text: str, name: str) -> list[Diagnostic]:
+    """Scan parser events, which expand nothing, for what the loader refuses."""
+    problems = []
+    documents = 0
+    for event in yaml.parse(text):
+        line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents == 2:
+                problems.append(Diagnostic(name, line, column, "", "a second YAML document (expected exactly one)"))
+        elif isinstance(event, AliasEvent):
+            problems.append(Diagnostic(name, line, column, "", f"alias '*{event.anchor}' (anchors and aliases are not accepted: write the value out)"))
+        elif isinstance(event, NodeEvent):
+            if event.anchor is not None:
+                problems.append(Diagnostic(name, line, column, "", f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)"))
+            if _explicit_tag(event) is not None:
+                problems.append(Diagnostic(name, line, column, "", f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)"))
+    return problems
+
+
+def _explicit_tag(event: NodeEvent) -> str | None:
+    tag = getattr(event, "tag", None)
+    if tag is None:
+        return None
+    text = str(getattr(tag, "value", tag))
+    if isinstance(event, CollectionStartEvent) and not text:
+        return None
+    return text or None
+
+
+def _syntax_diagnostic(error: MarkedYAMLError, name: str) -> Diagnostic:
+    mark = error.problem_mark or error.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    what = error.problem or error.context or "invalid YAML"
+    if "duplicate key" in str(what) or "found duplicate key" in str(error):
+        key = _duplicate_key_name(error)
+        return Diagnostic(name, line, column, "", f"duplicate key {key!r} (each key may appear once per mapping)")
+    return Diagnostic(name, line, column, "", f"YAML syntax error: {what}")
+
+
+def _duplicate_key_name(error: MarkedYAMLError) -> str:
+    text = str(error.problem or "")
+    start, end = text.find('"'), text.rfind('"')
+    return text[start + 1 : end] if 0 <= start < end else "?"
+
+
+def _plain(node: Any, path: Path_, values: dict, keys: dict) -> Any:
+    """Convert ruamel's round-trip types to plain Python, recording positions."""
+    if isinstance(node, CommentedMap):
+        result = {}
+        for key in node:
+            child = (*path, str(key))
+            key_line, key_column = node.lc.key(key)
+            value_line, value_column = node.lc.value(key)
+            keys[child] = (key_line + 1, key_column + 1)
+            values[child] = (value_line + 1, value_column + 1)
+            result[str(key)] = _plain(node[key], child, values, keys)
+        return result
+    if isinstance(node, CommentedSeq):
+        result_list = []
+        for index, item in enumerate(node):
+            child = (*path, index)
+            item_line, item_column = node.lc.item(index)
+            values[child] = keys[child] = (item_line + 1, item_column + 1)
+            result_list.append(_plain(item, child, values, keys))
+        return result_list
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return bool(node) if type(node).__name__ == "ScalarBoolean" else int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, (datetime.date, datetime.datetime)):
+        return node.isoformat()
+    return str(node)

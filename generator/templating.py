@@ -1,0 +1,123 @@
+"""The one place that owns the Jinja environment and the escaping filters.
+
+Every value a template writes goes through the filter of the file's language.
+Values reach the templates already validated to safe shapes; the filters
+escape where the language has an escape, and refuse (naming the value) where
+it has none, so that a shape rule loosened by mistake can never produce a
+file that means something other than what the topology says.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .errors import RenderError
+
+
+class UnsafeValue(ValueError):
+    """A value has no faithful spelling in the language of the file being rendered."""
+
+
+_NGINX_TOKEN = re.compile(r"[A-Za-z0-9._:/\[\]@-]+")
+
+
+def shell_word(value: Any) -> str:
+    """One single-quoted shell word whose value is exactly ``value``.
+
+    Always quoted, unlike shlex.quote, so that every value reads as data
+    (shellcheck warns on ``client=admin``, which looks like a command).
+    """
+    return "'" + str(value).replace("'", "'\"'\"'") + "'"
+
+
+def template_literal(value: Any) -> str:
+    """Text that string.Template.substitute gives back unchanged (Harbor's prepare)."""
+    text = str(value)
+    if "\n" in text:
+        raise UnsafeValue(f"{text!r} contains a newline, which an env line cannot hold")
+    return text.replace("$", "$$")
+
+
+def ini_value(value: Any) -> str:
+    """A harbor.cfg value that Python 2 and 3 RawConfigParser both read back unchanged."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise UnsafeValue(f"{text!r} contains a line break")
+    if text != text.strip():
+        raise UnsafeValue(f"{text!r} has leading or trailing white space, which ConfigParser strips")
+    if re.search(r"\s;", text):
+        raise UnsafeValue(f"{text!r} contains ' ;', where Python 2's ConfigParser starts a comment")
+    return text
+
+
+def ini_bool(value: bool) -> str:
+    return "on" if value else "off"
+
+
+def sql_string(value: Any) -> str:
+    """A single-quoted MySQL string literal, the same under every sql_mode."""
+    text = str(value)
+    if "\\" in text or "\x00" in text:
+        # A backslash means different things with and without NO_BACKSLASH_ESCAPES.
+        raise UnsafeValue(f"{text!r} contains a backslash or NUL, which SQL modes read differently")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def sql_identifier(value: Any) -> str:
+    text = str(value)
+    if not text or "\x00" in text:
+        raise UnsafeValue(f"{text!r} cannot be a MySQL identifier")
+    return "`" + text.replace("`", "``") + "`"
+
+
+def nginx_token(value: Any) -> str:
+    """A bare nginx argument; anything that would need quoting is refused."""
+    text = str(value)
+    if not _NGINX_TOKEN.fullmatch(text):
+        raise UnsafeValue(f"{text!r} is not a plain nginx token")
+    return text
+
+
+def yaml_bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+FILTERS = {
+    "sh": shell_word,
+    "tpl": template_literal,
+    "ini": ini_value,
+    "onoff": ini_bool,
+    "sql_string": sql_string,
+    "sql_ident": sql_identifier,
+    "nginx": nginx_token,
+    "yamlbool": yaml_bool,
+}
+
+
+class Renderer:
+    """Renders the artifacts of one run from the templates directory."""
+
+    def __init__(self, templates_dir: Path):
+        self._environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._environment.filters.update(FILTERS)
+
+    def render(self, template: str, artifact: str, **context: Any) -> bytes:
+        """The artifact's bytes; any failure is a RenderError naming the artifact."""
+        try:
+            text = self._environment.get_template(template).render(**context)
+        except UnsafeValue as error:
+            raise RenderError(f"{artifact}: {error} (template {template})") from error
+        except jinja2.TemplateError as error:
+            raise RenderError(f"{artifact}: template {template} failed: {error}") from error
+        return text.encode("utf-8")

@@ -1,0 +1,165 @@
+"""Stage 2: check a loaded topology, structure first, then the cross-references.
+
+Structure is JSON Schema (``schema/topology.schema.json``); every jsonschema
+error is turned into one sentence that names the field and what was expected.
+Cross-reference rules only run on a structurally valid document, so that
+they can trust the shapes, and are in ``crosscheck``.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from . import crosscheck
+from .errors import Diagnostic, InputError
+from .formats import SHAPES, format_checker
+from .loader import Located, dotted
+from .resources import SCHEMA_FILE
+
+_JSON_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean (true or false)",
+    "null": "empty",
+}
+
+
+@lru_cache(maxsize=1)
+def topology_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def validate(located: Located) -> dict[str, Any]:
+    """Every problem at once, or the document with the schema's defaults filled in."""
+    schema = topology_schema()
+    validator = Draft202012Validator(schema, format_checker=format_checker())
+    problems = [_describe(error, located) for error in validator.iter_errors(located.data)]
+    if problems:
+        raise InputError(problems)
+    document = with_defaults(schema, located.data)
+    problems = crosscheck.run_all(document, located)
+    if problems:
+        raise InputError(problems)
+    return document
+
+
+def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of data in which every absent property that has a schema default is set."""
+    result = copy.deepcopy(data)
+    _fill_defaults(schema, schema, result)
+    return result
+
+
+def _fill_defaults(root: dict, schema: dict, value: Any) -> None:
+    schema = _resolve(root, schema)
+    if not isinstance(value, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(root, sub)
+        if key not in value and "default" in sub:
+            value[key] = copy.deepcopy(sub["default"])
+        if key in value:
+            _fill_defaults(root, sub, value[key])
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key in value.keys() - schema.get("properties", {}).keys():
+            _fill_defaults(root, extra, value[key])
+
+
+def _resolve(root: dict, schema: dict) -> dict:
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    target = root
+    for part in ref.removeprefix("#/").split("/"):
+        target = target[part]
+    return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+
+
+def _describe(error: ValidationError, located: Located) -> Diagnostic:
+    path = tuple(error.absolute_path)
+    kind = error.validator
+    if kind == "additionalProperties":
+        return _unknown_keys(error, located, path)
+    if kind == "required":
+        missing = error.message.split("'")[1]  # jsonschema yields one error per missing key
+        line, column = located.position(path, of_key=True)
+        where = dotted(path) or "the top level"
+        return Diagnostic(located.file, line, column, dotted((*path, missing)), f"missing required key (expected {missing!r} in {where})")
+    if kind == "propertyNames":
+        name = error.instance
+        shape = SHAPES[error.validator_value["format"]] if isinstance(error.validator_value, dict) else None
+        expected = shape.expected if shape else "a valid name"
+        return located.diagnostic((*path, name), f"{name!r} is not a valid name (expected {expected})", of_key=True)
+    return located.diagnostic(path, _sentence(error))
+
+
+def _unknown_keys(error: ValidationError, located: Located, path: tuple) -> Diagnostic:
+    known = sorted(error.schema.get("properties", {}))
+    unknown = sorted(set(error.instance) - set(known))
+    first = unknown[0]
+    hint = difflib.get_close_matches(first, known, n=1, cutoff=0.6)
+    expected = f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(known)}"
+    message = f"unknown key {first!r} ({expected})"
+    if len(unknown) > 1:
+        message += f"; also unknown: {', '.join(repr(k) for k in unknown[1:])}"
+    return located.diagnostic((*path, first), message, of_key=True)
+
+
+def _sentence(error: ValidationError) -> str:
+    kind, value, instance = error.validator, error.validator_value, error.instance
+    if kind == "type":
+        wanted = " or ".join(_JSON_TYPES[t] for t in ([value] if isinstance(value, str) else value))
+        return f"{_show(instance)} is {_kind_of(instance)} (expected {wanted})"
+    if kind == "format":
+        shape = SHAPES[value]
+        return f"{_show(instance)} is not {_article(value)} {value} (expected {shape.expected})"
+    if kind == "enum":
+        choices = ", ".join(_show(v) for v in value)
+        hint = difflib.get_close_matches(str(instance), [str(v) for v in value], n=1, cutoff=0.6)
+        hint_text = f"; did you mean {hint[0]!r}?" if hint and isinstance(instance, str) else ""
+        return f"{_show(instance)} is not allowed (expected one of: {choices}{hint_text})"
+    if kind in ("minimum", "maximum"):
+        relation = "at least" if kind == "minimum" else "at most"
+        return f"{instance} is out of range (expected {relation} {value})"
+    if kind == "minItems":
+        return f"the list has {len(instance)} item(s) (expected at least {value})"
+    if kind == "minProperties":
+        return f"the mapping is empty (expected at least {value} entry)"
+    if kind == "uniqueItems":
+        return "the list repeats an item (expected every item once)"
+    return error.message
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" or word.startswith(("ipv4", "http", "ldap")) else "a"
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty"
