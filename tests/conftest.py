@@ -1,0 +1,69 @@
+"""Shared helpers: paths, the topologies under test, and real tools that may be missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator.bundle import Tree
+from generator.pipeline import compile_cluster, load_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGIES = ROOT / "tests" / "topologies"
+GOLDEN = ROOT / "golden"
+REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def golden_topologies() -> dict[str, Path]:
+    """Every topology with a golden render: the seed's (topology.yaml) and tests/topologies/*.yaml."""
+    found = {"seed": ROOT / "topology.yaml"}
+    found.update({path.stem: path for path in sorted(TOPOLOGIES.glob("*.yaml"))})
+    return found
+
+
+def compiled(topology: Path) -> tuple[str, Tree]:
+    cluster = load_cluster(topology)
+    return cluster.name, compile_cluster(cluster)
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; a visible skip when it is missing, a failure under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: real-component tests must run)")
+        pytest.skip(message)
+    return path
+
+
+def require_reference() -> Path:
+    if not REFERENCE.is_dir():
+        message = f"the stock Harbor files are not at {REFERENCE}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return REFERENCE
+
+
+@pytest.fixture(params=sorted(golden_topologies()), ids=str)
+def topology_case(request) -> tuple[str, Path]:
+    return request.param, golden_topologies()[request.param]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many tests drove a real program, so a CI log shows they ran."""
+    real = [
+        report
+        for report in terminalreporter.stats.get("passed", [])
+        if "real_component" in getattr(report, "keywords", {})
+    ]
+    terminalreporter.write_line(f"real-component tests passed: {len(real)}")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_component: drives a real program (nginx, docker-compose, shellcheck, ...)")
