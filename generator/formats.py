@@ -106,47 +106,48 @@ def is_ldap_url(value: str) -> bool:
 @dataclass(frozen=True)
 class Shape:
     check: Callable[[str], bool]
+    noun: str  # what the value is not: "'x' is not <noun>"
     expected: str
 
 
 SHAPES: dict[str, Shape] = {
     "dns-label": Shape(
-        lambda v: bool(_DNS_LABEL.fullmatch(v)),
-        "a DNS label: 1 to 63 lowercase letters, digits and '-', not starting or ending with '-'",
+        lambda v: bool(_DNS_LABEL.fullmatch(v)), "a DNS label",
+        "1 to 63 lowercase letters, digits and '-', not starting or ending with '-'",
     ),
-    "ipv4": Shape(is_ipv4, "an IPv4 address such as 10.0.0.1"),
-    "host": Shape(is_host, "an IPv4 address or a DNS host name"),
-    "host-port": Shape(is_host_port, "HOST:PORT, with HOST an IPv4 address or host name and PORT 1-65535"),
+    "ipv4": Shape(is_ipv4, "an IPv4 address", "four numbers from 0 to 255 separated by dots, such as 10.0.0.1"),
+    "host": Shape(is_host, "a host", "an IPv4 address or a DNS host name"),
+    "host-port": Shape(is_host_port, "a HOST:PORT address", "HOST:PORT, with HOST an IPv4 address or host name and PORT 1-65535"),
     "absolute-path": Shape(
-        is_absolute_path,
+        is_absolute_path, "an absolute path",
         "an absolute path such as /mnt/cephfs: segments of letters, digits, '.', '_' and '-', "
         "no '..', no trailing '/'",
     ),
     "relative-path": Shape(
-        is_relative_path,
+        is_relative_path, "a relative path",
         "a relative path such as harbor or logs/node0: segments of letters, digits, '.', '_' and '-', no '..'",
     ),
-    "http-url": Shape(is_http_url, "an http:// or https:// URL naming a host and optional port, with no path"),
-    "ldap-url": Shape(is_ldap_url, "an ldap:// or ldaps:// URL naming a host and optional port"),
+    "http-url": Shape(is_http_url, "an http(s) URL", "an http:// or https:// URL naming a host and optional port, with no path"),
+    "ldap-url": Shape(is_ldap_url, "an LDAP URL", "an ldap:// or ldaps:// URL naming a host and optional port"),
     "ceph-name": Shape(
-        lambda v: bool(_CEPH_NAME.fullmatch(v)),
-        "a Ceph name: a lowercase letter, then up to 62 lowercase letters, digits, '_' and '-'",
+        lambda v: bool(_CEPH_NAME.fullmatch(v)), "a Ceph name",
+        "a lowercase letter, then up to 62 lowercase letters, digits, '_' and '-'",
     ),
     "db-identifier": Shape(
-        lambda v: bool(_DB_IDENTIFIER.fullmatch(v)),
-        "a MySQL identifier: a letter or '_', then up to 63 letters, digits and '_'",
+        lambda v: bool(_DB_IDENTIFIER.fullmatch(v)), "a MySQL identifier",
+        "a letter or '_', then up to 63 letters, digits and '_'",
     ),
     "db-user": Shape(
-        lambda v: bool(_DB_USER.fullmatch(v)),
-        "a MySQL user name: a letter or '_', then up to 31 letters, digits and '_'",
+        lambda v: bool(_DB_USER.fullmatch(v)), "a MySQL user name",
+        "a letter or '_', then up to 31 letters, digits and '_'",
     ),
     "secret-name": Shape(
-        lambda v: bool(_SECRET_NAME.fullmatch(v)),
-        "a secret name: a lowercase letter, then up to 63 lowercase letters, digits and '_'",
+        lambda v: bool(_SECRET_NAME.fullmatch(v)), "a secret name",
+        "a lowercase letter, then up to 63 lowercase letters, digits and '_'",
     ),
-    "docker-image": Shape(lambda v: bool(_IMAGE.fullmatch(v)), "a Docker image reference such as nginx:1.26"),
+    "docker-image": Shape(lambda v: bool(_IMAGE.fullmatch(v)), "a Docker image reference", "a Docker image reference such as nginx:1.26"),
     "config-text": Shape(
-        lambda v: bool(_CONFIG_TEXT.fullmatch(v)),
+        lambda v: bool(_CONFIG_TEXT.fullmatch(v)), "safe configuration text",
         "printable text of at most 256 characters, without leading or trailing spaces, "
         "quotes, backslashes, '$', '`', '#' or ';'",
     ),

@@ -9,6 +9,7 @@ several documents, tab characters and a root that is not a mapping.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,15 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionStartEvent, DocumentStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+)
 
 from .errors import Diagnostic, InputError
 
@@ -97,7 +106,7 @@ def load_text(raw: bytes, name: str) -> Located:
         raise InputError([Diagnostic(name, 1, 1, "", f"not a YAML document: {error}")]) from error
 
     if not isinstance(document, CommentedMap):
-        kind = "empty" if document is None else f"a {type(document).__name__}"
+        kind = "empty" if document is None else ("a list" if isinstance(document, CommentedSeq) else "a single value")
         raise InputError([Diagnostic(name, 1, 1, "", f"the document is {kind} (expected a mapping at the top level)")])
     value_positions: dict[Path_, tuple[int, int]] = {(): (1, 1)}
     key_positions: dict[Path_, tuple[int, int]] = {}
@@ -113,23 +122,80 @@ def _tab_problems(text: str, name: str) -> list[Diagnostic]:
     ]
 
 
+class _EventPaths:
+    """Follows parser events to know the field path of each node, without building the document."""
+
+    def __init__(self) -> None:
+        # Per open collection: [path, is_mapping, next index or current key, expecting a key, keys seen]
+        self._stack: list[list] = []
+
+    def slot(self) -> tuple[Path_, bool, set[str] | None]:
+        """(path of the node about to come, whether it is a mapping key, keys seen in its mapping)."""
+        if not self._stack:
+            return (), False, None
+        path, is_mapping, current, expecting_key, keys = self._stack[-1]
+        if not is_mapping:
+            return (*path, current), False, None
+        return (path if expecting_key else (*path, current)), expecting_key, keys
+
+    def enter(self, is_mapping: bool) -> None:
+        path = self.slot()[0]
+        self._stack.append([path, is_mapping, None if is_mapping else 0, True, set()])
+
+    def leave(self) -> None:
+        self._stack.pop()
+        self.advance(None)
+
+    def advance(self, key_text: str | None) -> None:
+        if not self._stack:
+            return
+        frame = self._stack[-1]
+        if not frame[1]:
+            frame[2] += 1
+        elif frame[3]:
+            frame[2], frame[3] = key_text if key_text is not None else "?", False
+        else:
+            frame[3] = True
+
+
 def _forbidden_constructs(yaml: YAML, text: str, name: str) -> list[Diagnostic]:
-    """Scan parser events, which expand nothing, for what the loader refuses."""
+    """Scan parser events, which expand nothing, for what the loader refuses: all of it at once."""
     problems = []
     documents = 0
-    for event in yaml.parse(text):
+    aliases_reported: set[str] = set()
+    paths = _EventPaths()
+
+    def refuse(event, message: str, path: Path_ = ()) -> None:
         line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        problems.append(Diagnostic(name, line, column, dotted(path), message))
+
+    for event in yaml.parse(text):
         if isinstance(event, DocumentStartEvent):
             documents += 1
             if documents == 2:
-                problems.append(Diagnostic(name, line, column, "", "a second YAML document (expected exactly one)"))
-        elif isinstance(event, AliasEvent):
-            problems.append(Diagnostic(name, line, column, "", f"alias '*{event.anchor}' (anchors and aliases are not accepted: write the value out)"))
+                refuse(event, "a second YAML document (expected exactly one)")
+        elif isinstance(event, CollectionEndEvent):
+            paths.leave()
         elif isinstance(event, NodeEvent):
-            if event.anchor is not None:
-                problems.append(Diagnostic(name, line, column, "", f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)"))
-            if _explicit_tag(event) is not None:
-                problems.append(Diagnostic(name, line, column, "", f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)"))
+            path, is_key, keys = paths.slot()
+            if isinstance(event, AliasEvent):
+                if event.anchor not in aliases_reported:  # one line per anchor name finds them all
+                    aliases_reported.add(event.anchor)
+                    refuse(event, f"alias '*{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
+            else:
+                if event.anchor is not None:
+                    refuse(event, f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
+                if _explicit_tag(event) is not None:
+                    refuse(event, f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)", path)
+            key_text = event.value if is_key and isinstance(event, ScalarEvent) else None
+            if key_text is not None and keys is not None:
+                if key_text in keys:
+                    refuse(event, f"duplicate key {key_text!r} (each key may appear once per mapping)", (*path, key_text))
+                keys.add(key_text)
+            if isinstance(event, CollectionStartEvent):
+                paths.enter(isinstance(event, MappingStartEvent))
+            else:
+                paths.advance(key_text)
     return problems
 
 
@@ -154,9 +220,8 @@ def _syntax_diagnostic(error: MarkedYAMLError, name: str) -> Diagnostic:
 
 
 def _duplicate_key_name(error: MarkedYAMLError) -> str:
-    text = str(error.problem or "")
-    start, end = text.find('"'), text.rfind('"')
-    return text[start + 1 : end] if 0 <= start < end else "?"
+    match = re.search(r'duplicate key "(.*?)" with value', str(error.problem or ""))
+    return match.group(1) if match else "?"
 
 
 def _plain(node: Any, path: Path_, values: dict, keys: dict) -> Any:

@@ -43,7 +43,8 @@ def validate(located: Located) -> dict[str, Any]:
     """Every problem at once, or the document with the schema's defaults filled in."""
     schema = topology_schema()
     validator = Draft202012Validator(schema, format_checker=format_checker())
-    problems = [_describe(error, located) for error in validator.iter_errors(located.data)]
+    errors = list(validator.iter_errors(located.data))
+    problems = [_describe(error, located) for error in errors if not _explained_by_misspelling(error, errors)]
     if problems:
         raise InputError(problems)
     document = with_defaults(schema, located.data)
@@ -104,6 +105,19 @@ def _describe(error: ValidationError, located: Located) -> Diagnostic:
     return located.diagnostic(path, _sentence(error))
 
 
+def _explained_by_misspelling(error: ValidationError, errors: list[ValidationError]) -> bool:
+    """A missing key that an unknown sibling key is a misspelling of: the hint says it all."""
+    if error.validator != "required":
+        return False
+    missing = error.message.split("'")[1]
+    for other in errors:
+        if other.validator == "additionalProperties" and other.absolute_path == error.absolute_path:
+            unknown = set(other.instance) - set(other.schema.get("properties", {}))
+            if any(difflib.get_close_matches(key, [missing], n=1, cutoff=0.6) for key in unknown):
+                return True
+    return False
+
+
 def _unknown_keys(error: ValidationError, located: Located, path: tuple) -> Diagnostic:
     known = sorted(error.schema.get("properties", {}))
     unknown = sorted(set(error.instance) - set(known))
@@ -123,7 +137,7 @@ def _sentence(error: ValidationError) -> str:
         return f"{_show(instance)} is {_kind_of(instance)} (expected {wanted})"
     if kind == "format":
         shape = SHAPES[value]
-        return f"{_show(instance)} is not {_article(value)} {value} (expected {shape.expected})"
+        return f"{_show(instance)} is not {shape.noun} (expected {shape.expected})"
     if kind == "enum":
         choices = ", ".join(_show(v) for v in value)
         hint = difflib.get_close_matches(str(instance), [str(v) for v in value], n=1, cutoff=0.6)
@@ -139,10 +153,6 @@ def _sentence(error: ValidationError) -> str:
     if kind == "uniqueItems":
         return "the list repeats an item (expected every item once)"
     return error.message
-
-
-def _article(word: str) -> str:
-    return "an" if word[0] in "aeiou" or word.startswith(("ipv4", "http", "ldap")) else "a"
 
 
 def _show(value: Any) -> str:
