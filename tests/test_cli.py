@@ -1,0 +1,89 @@
+"""The command-line contract: commands, exit codes, messages without tracebacks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+TOPOLOGY = ROOT / "topology.yaml"
+
+
+def harborgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=60, cwd=cwd or ROOT
+    )
+
+
+def test_validate_accepts_the_seed_topology():
+    result = harborgen("validate", str(TOPOLOGY))
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_committed_out_matches_topology_yaml():
+    result = harborgen("check", str(TOPOLOGY))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_render_then_check_then_drift(tmp_path):
+    out = tmp_path / "out"
+    assert harborgen("render", str(TOPOLOGY), "--out", str(out)).returncode == 0
+    assert harborgen("check", str(TOPOLOGY), "--out", str(out)).returncode == 0
+
+    config = out / "harbor-ceph" / "nginx" / "nginx" / "default.conf"
+    config.write_text(config.read_text().replace("client_max_body_size 0", "client_max_body_size 1024m"))
+    (out / "harbor-ceph" / "node0" / "notes.txt").write_text("mine")
+    (out / "harbor-ceph" / "node1" / "harbor" / "harbor.cfg").unlink()
+
+    result = harborgen("check", str(TOPOLOGY), "--out", str(out))
+    assert result.returncode == 1
+    assert "hand-edited: nginx/nginx/default.conf" in result.stderr
+    assert "extra: node0/notes.txt" in result.stderr
+    assert "missing: node1/harbor/harbor.cfg" in result.stderr
+
+
+def test_two_renders_are_byte_identical(tmp_path):
+    for name in ("first", "second"):
+        assert harborgen("render", str(TOPOLOGY), "--out", str(tmp_path / name)).returncode == 0
+    result = subprocess.run(["diff", "-r", str(tmp_path / "first"), str(tmp_path / "second")], capture_output=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_render_removes_nodes_that_left_the_topology(tmp_path):
+    out = tmp_path / "out"
+    harborgen("render", str(TOPOLOGY), "--out", str(out))
+    smaller = tmp_path / "topology.yaml"
+    smaller.write_text(
+        TOPOLOGY.read_text()
+        .replace("  node1: {address: 10.222.78.8, roles: [harbor]}\n", "")
+        .replace("mds: [admin, node0, node1]", "mds: [admin, node0]")
+    )
+    result = harborgen("render", str(smaller), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert not (out / "harbor-ceph" / "node1").exists()
+    assert "10.222.78.8" not in (out / "harbor-ceph" / "nginx" / "nginx" / "default.conf").read_text()
+
+
+def test_usage_errors_exit_2_without_traceback(tmp_path):
+    for args in (("render",), ("frobnicate",), ("validate", str(tmp_path / "missing.yaml"))):
+        result = harborgen(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_an_unwritable_output_is_a_short_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = harborgen("render", str(TOPOLOGY), "--out", str(blocker / "out"))
+    assert result.returncode == 4, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.strip()
+
+
+def test_installed_console_script_runs():
+    script = shutil.which("harborgen", path=str(ROOT / ".venv" / "bin")) or shutil.which("harborgen")
+    assert script, "the harborgen console script is not installed"
+    result = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "harborgen" in result.stdout

@@ -1,0 +1,108 @@
+"""Every artifact accepted by the real program that consumes it: nginx, docker-compose v1, shellcheck."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.pipeline import compile_cluster, load_cluster
+from tests.conftest import compiled, require_tool
+
+pytestmark = pytest.mark.real_component
+
+RUN_TIMEOUT = 60
+
+
+def _write_bundle(tree, node: str, destination: Path) -> Path:
+    for path, artifact in tree.items():
+        if path.startswith(f"{node}/"):
+            target = destination / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.content)
+    return destination / node
+
+
+def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, **kwargs)
+
+
+def test_docker_compose_v1_accepts_every_compose_file(topology_case, tmp_path):
+    docker_compose = require_tool("docker-compose")
+    _, topology = topology_case
+    cluster = load_cluster(topology)
+    tree = compile_cluster(cluster)
+    for node in cluster.harbor_nodes:
+        bundle = _write_bundle(tree, node.name, tmp_path)
+        for service in ("adminserver", "ui", "jobservice"):  # what prepare writes, referenced by env_file
+            env = bundle / "harbor" / "common" / "config" / service / "env"
+            env.parent.mkdir(parents=True, exist_ok=True)
+            env.write_text("LOG_LEVEL=debug\n")
+        result = _run([docker_compose, "-f", str(bundle / "harbor" / "docker-compose.yml"), "config", "-q"])
+        assert result.returncode == 0, f"{node.name}: {result.stderr}"
+
+
+def _self_signed_certificate(directory: Path) -> None:
+    openssl = require_tool("openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    result = _run([
+        openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=registry.example.com",
+        "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem"),
+    ])
+    assert result.returncode == 0, result.stderr
+
+
+def _topology_for_nginx_test(topology: Path, tmp_path: Path) -> Path:
+    """The topology, with any TLS files moved to real ones under tmp_path."""
+    text = topology.read_text()
+    if "certificate:" not in text:
+        return topology
+    certificates = tmp_path / "tls"
+    _self_signed_certificate(certificates)
+    copy = tmp_path / topology.name
+    copy.write_text(text.replace("/etc/ssl/registry/", f"{certificates}/"))
+    return copy
+
+
+def _nginx_test_config(directory: Path, site: Path) -> Path:
+    config = directory / "nginx.conf"
+    config.write_text(
+        f"pid {directory}/nginx.pid;\n"
+        f"error_log {directory}/error.log;\n"
+        "events {}\n"
+        "http {\n"
+        "    access_log off;\n"
+        f"    client_body_temp_path {directory}/body;\n"
+        f"    proxy_temp_path {directory}/proxy;\n"
+        f"    include {site};\n"
+        "}\n"
+    )
+    return config
+
+
+def test_nginx_accepts_default_conf_inside_an_http_block(topology_case, tmp_path):
+    nginx = require_tool("nginx")
+    _, topology = topology_case
+    cluster = load_cluster(_topology_for_nginx_test(topology, tmp_path))
+    tree = compile_cluster(cluster)
+    bundle = _write_bundle(tree, cluster.load_balancer.node, tmp_path / "bundles")
+    config = _nginx_test_config(tmp_path, bundle / "nginx" / "default.conf")
+    result = _run([nginx, "-t", "-p", str(tmp_path), "-c", str(config)])
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_shellcheck_accepts_every_script(topology_case, tmp_path):
+    shellcheck = require_tool("shellcheck")
+    _, topology = topology_case
+    _, tree = compiled(topology)
+    scripts = [path for path, artifact in tree.items() if artifact.executable]
+    assert scripts
+    for path in scripts:
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(tree[path].content)
+        assert tree[path].content.startswith(b"#!/usr/bin/env bash\n"), path
+    result = _run([shellcheck, "--shell=bash", "--severity=style", *[str(tmp_path / p) for p in scripts]])
+    assert result.returncode == 0, result.stdout
