@@ -1,0 +1,63 @@
+"""`make bench`: how long the pipeline takes, as medians and ratios from one run.
+
+The machine is shared and noisy: each figure is the median of several runs,
+and the scaling figure is a ratio measured in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from generator.pipeline import compile_cluster, load_cluster
+from generator.writer import compare, write_tree
+from tests.conftest import ROOT
+
+RUNS = 15
+
+
+def _median_ms(action) -> float:
+    samples = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _large_topology(directory: Path, harbor_nodes: int) -> Path:
+    text = (ROOT / "topology.yaml").read_text()
+    nodes = "".join(f"  h{i}: {{address: 10.9.{i // 250}.{i % 250 + 1}, roles: [harbor]}}\n" for i in range(harbor_nodes))
+    path = directory / f"large-{harbor_nodes}.yaml"
+    path.write_text(text.replace("nodes:\n", "nodes:\n" + nodes))
+    return path
+
+
+def main() -> None:
+    seed = ROOT / "topology.yaml"
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch_dir = Path(scratch)
+        large = _large_topology(scratch_dir, 100)
+        seed_cluster = load_cluster(seed)
+        large_cluster = load_cluster(large)
+        seed_tree = compile_cluster(seed_cluster)
+        write_tree(seed_tree, scratch_dir / "out" / "seed")
+
+        figures = {
+            "validate seed (5 nodes)": _median_ms(lambda: load_cluster(seed)),
+            "compile seed (5 nodes)": _median_ms(lambda: compile_cluster(seed_cluster)),
+            "check seed, up to date": _median_ms(lambda: compare(compile_cluster(seed_cluster), scratch_dir / "out" / "seed")),
+            "validate 100 harbor nodes": _median_ms(lambda: load_cluster(large)),
+            "compile 100 harbor nodes": _median_ms(lambda: compile_cluster(large_cluster)),
+        }
+    for name, value in figures.items():
+        print(f"{name:32s} median {value:8.2f} ms over {RUNS} runs")
+    per_node_small = figures["compile seed (5 nodes)"] / len(seed_cluster.nodes)
+    per_node_large = figures["compile 100 harbor nodes"] / len(large_cluster.nodes)
+    print(f"compile cost per node, 100-node / seed ratio: {per_node_large / per_node_small:.2f}")
+
+
+if __name__ == "__main__":
+    main()
