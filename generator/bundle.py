@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-from .artifacts import Artifact, ArtifactRenderer, ceph, database, harbor, nginx
+from .artifacts import Artifact, ArtifactRenderer, ceph, cluster as cluster_files, database, harbor, nginx
+from .artifacts.apply import render_apply_script
 from .errors import RenderError
 from .model import Cluster
 from .templating import Renderer
 
 MANIFEST = "MANIFEST.sha256"
+APPLY_SCRIPT = "apply.sh"
 
 ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
     "harbor": harbor.ARTIFACTS + ceph.MOUNT_ARTIFACTS,
@@ -19,23 +21,52 @@ ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
 }
 
 Tree = dict[str, Artifact]  # path relative to out/<cluster>/ -> file
+Bundles = dict[str, dict[str, Artifact]]  # node -> path inside its bundle -> file; "" holds the cluster's own files
+CLUSTER_LEVEL = ""
 
 
 def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
     """Every file of out/<cluster>/: the node bundles, each with its manifest, and the cluster manifest."""
-    tree: Tree = {}
+    bundles: Bundles = {}
     for node in cluster.nodes:
-        bundle: Tree = {}
+        bundle: dict[str, Artifact] = {}
         for role in node.roles:
             for render in ROLE_ARTIFACTS[role]:
                 artifact = render(renderer, cluster, node)
                 if artifact.path in bundle:
                     raise RenderError(f"{node.name}/{artifact.path}: rendered twice (by two roles of node {node.name})")
                 bundle[artifact.path] = artifact
-        bundle[MANIFEST] = manifest(bundle)
-        tree.update({f"{node.name}/{path}": artifact for path, artifact in bundle.items()})
+        bundle[APPLY_SCRIPT] = render_apply_script(renderer, cluster, node, bundle)
+        bundles[node.name] = bundle
+    bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in (render(renderer, cluster) for render in cluster_files.ARTIFACTS)}
+    return assemble(bundles)
+
+
+def assemble(bundles: Bundles) -> Tree:
+    """The cluster tree of these bundles, with a manifest in each bundle and one over everything."""
+    tree: Tree = {}
+    for node, bundle in bundles.items():
+        if node == CLUSTER_LEVEL:
+            tree.update(bundle)
+            continue
+        files = {path: artifact for path, artifact in bundle.items() if path != MANIFEST}
+        files[MANIFEST] = manifest(files)
+        tree.update({f"{node}/{path}": artifact for path, artifact in files.items()})
     tree[MANIFEST] = manifest(tree)
     return tree
+
+
+def split_bundles(tree: Tree) -> Bundles:
+    """The node bundles of a cluster tree, without the manifests (assemble makes them again)."""
+    bundles: Bundles = {}
+    for path, artifact in tree.items():
+        node, _, inner = path.partition("/")
+        if not inner:
+            if path != MANIFEST:
+                bundles.setdefault(CLUSTER_LEVEL, {})[path] = artifact
+        elif inner != MANIFEST:
+            bundles.setdefault(node, {})[inner] = artifact
+    return bundles
 
 
 def manifest(files: Tree) -> Artifact:

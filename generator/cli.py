@@ -8,8 +8,19 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import DriftError, HarborgenError, exit_code_for
+from .errors import DriftError, HarborgenError, InputError, OutputError, UsageError, exit_code_for
+from .materialize import materialize
 from .pipeline import compile_cluster, load_cluster
+from .secretstore import (
+    SecretValues,
+    add_secrets,
+    apply_unreadable_lines,
+    check_secrets,
+    file_mode_problem,
+    generate_missing,
+    needed_secrets,
+    read_secrets,
+)
 from .writer import compare, write_tree
 
 DEFAULT_OUT = Path("out")
@@ -70,6 +81,89 @@ def check_command(topology: Path, out_dir: Path) -> None:
             + f"\n{out_dir / cluster.name} does not match {topology}: run 'harborgen render {topology}'"
         )
     click.echo(f"{out_dir / cluster.name}: up to date with {topology}")
+
+
+secrets_option = click.option(
+    "--secrets", "secrets_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="The secrets file: a flat YAML mapping from secret name to value, kept out of Git.",
+)
+
+
+@cli.group("secrets")
+def secrets_group() -> None:
+    """Create and check the values that replace the placeholders."""
+
+
+@secrets_group.command("generate")
+@topology_argument
+@secrets_option
+def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
+    """Add every missing secret TOPOLOGY needs to FILE; never change an existing one."""
+    cluster = load_cluster(topology)
+    needed = needed_secrets(compile_cluster(cluster))
+    existing = read_secrets(secrets_file).values if secrets_file.exists() else {}
+    added, impossible = generate_missing(cluster, needed, existing)
+    if added:
+        add_secrets(secrets_file, added, cluster.name)
+    for name in sorted(added):
+        click.echo(f"added {name}")
+    click.echo(f"{secrets_file}: {len(added)} added, {len(existing)} kept as they were")
+    for name in impossible:
+        if name == cluster.cephfs.key.name:
+            click.echo(
+                f"missing {name}: harborgen cannot invent a cephx key. On the ceph-admin node run "
+                f"'ceph auth get-key client.{cluster.cephfs.client}' (ceph/bootstrap-cephfs.sh prints it) "
+                f"and add the line '{name}: <key>' to {secrets_file}",
+                err=True,
+            )
+        else:
+            click.echo(f"missing {name}: its key pair is half present; remove both token_* entries to make a new pair", err=True)
+
+
+@secrets_group.command("check")
+@topology_argument
+@secrets_option
+def secrets_check_command(topology: Path, secrets_file: Path) -> None:
+    """Exit 2 unless every secret TOPOLOGY needs is in FILE and legal wherever it lands."""
+    cluster = load_cluster(topology)
+    needed = needed_secrets(compile_cluster(cluster))
+    _check_secrets_or_fail(cluster, needed, secrets_file)
+    click.echo(f"{secrets_file}: all {len(needed)} secrets present and legal in every file they land in")
+
+
+def _check_secrets_or_fail(cluster, needed, secrets_file: Path) -> SecretValues:
+    secrets = read_secrets(secrets_file)
+    problems = check_secrets(cluster, needed, secrets) + apply_unreadable_lines(secrets_file)
+    mode_problem = file_mode_problem(secrets_file)
+    if mode_problem:
+        problems.append(mode_problem)
+    if problems:
+        raise InputError(problems)
+    return secrets
+
+
+@cli.command("materialize")
+@topology_argument
+@secrets_option
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Where the filled bundles go; never the committed render directory.")
+def materialize_command(topology: Path, secrets_file: Path, out_dir: Path) -> None:
+    """Write TOPOLOGY's bundles with every secret filled in, files that hold one 0600."""
+    _refuse_committed_directory(topology, out_dir)
+    cluster = load_cluster(topology)
+    tree = compile_cluster(cluster)
+    secrets = _check_secrets_or_fail(cluster, needed_secrets(tree), secrets_file)
+    result = write_tree(materialize(tree, secrets.values), out_dir / cluster.name, private=True)
+    click.echo(f"{out_dir / cluster.name}: {len(result.written)} written, {len(result.removed)} removed, {result.unchanged} unchanged")
+
+
+def _refuse_committed_directory(topology: Path, out_dir: Path) -> None:
+    target = out_dir.resolve()
+    committed = {DEFAULT_OUT.resolve(), (topology.parent / DEFAULT_OUT).resolve()}
+    inside_git = next((parent for parent in (target, *target.parents) if (parent / ".git").exists()), None)
+    if target in committed or inside_git:
+        where = f"the committed render directory {out_dir}" if target in committed else f"the Git work tree {inside_git}"
+        raise UsageError(f"materialize writes secrets: refusing to write into {where} (choose a directory outside Git)")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .conventions import (
     REGISTRY_HTTP_SECRET,
+    SECRETKEY,
     TOKEN_CERTIFICATE,
     TOKEN_PRIVATE_KEY,
     cephx_secret_name,
@@ -83,6 +84,7 @@ class HarborSettings:
     verify_remote_cert: bool
     email: Email
     ldap: Ldap | None
+    secretkey: SecretRef = SecretRef(SECRETKEY)
     registry_http_secret: SecretRef = SecretRef(REGISTRY_HTTP_SECRET)
     token_private_key: SecretRef = SecretRef(TOKEN_PRIVATE_KEY)
     token_certificate: SecretRef = SecretRef(TOKEN_CERTIFICATE)
@@ -143,6 +145,15 @@ class CephFS:
     @property
     def uses_admin_client(self) -> bool:
         return self.client == "admin"
+
+    @property
+    def extra_mount_options(self) -> str:
+        """Mount options beside the client name and its secret file."""
+        options = "noatime,_netdev"
+        if not self.selinux_relabel:
+            # Without ':z' relabelling, containers may read the mount only if it carries their label.
+            options += ",context=system_u:object_r:svirt_sandbox_file_t:s0"
+        return options
 
     @property
     def volume_suffix(self) -> str:

@@ -109,6 +109,9 @@ class Renderer:
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # Shell's ${#array[@]} must not open a Jinja comment.
+            comment_start_string="{##",
+            comment_end_string="##}",
         )
         self._environment.filters.update(FILTERS)
 

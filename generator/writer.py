@@ -22,6 +22,7 @@ from .errors import OutputError
 
 FILE_MODE = 0o644
 EXECUTABLE_MODE = 0o755
+SECRET_MODE = 0o600
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Drift:
 
 
 def mode_of(artifact: Artifact) -> int:
+    if artifact.secret:
+        return SECRET_MODE | (0o100 if artifact.executable else 0)
     return EXECUTABLE_MODE if artifact.executable else FILE_MODE
 
 
@@ -74,8 +77,8 @@ class WriteResult:
     unchanged: int
 
 
-def write_tree(tree: Tree, cluster_dir: Path) -> WriteResult:
-    """Make cluster_dir hold exactly tree, writing only what differs."""
+def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False) -> WriteResult:
+    """Make cluster_dir hold exactly tree, writing only what differs; private: directories 0700."""
     try:
         _recover_interrupted_swap(cluster_dir)
         drift = compare(tree, cluster_dir)
@@ -89,7 +92,7 @@ def write_tree(tree: Tree, cluster_dir: Path) -> WriteResult:
         cluster_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{cluster_dir.name}.new-", dir=cluster_dir.parent))
         try:
-            _fill(staging, tree, cluster_dir, set(drift.unchanged))
+            _fill(staging, tree, cluster_dir, set(drift.unchanged), 0o700 if private else 0o755)
             _swap_in(staging, cluster_dir)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -98,11 +101,11 @@ def write_tree(tree: Tree, cluster_dir: Path) -> WriteResult:
         raise OutputError(f"cannot write {cluster_dir}: {error}") from error
 
 
-def _fill(staging: Path, tree: Tree, old_dir: Path, unchanged: set[str]) -> None:
-    os.chmod(staging, 0o755)
+def _fill(staging: Path, tree: Tree, old_dir: Path, unchanged: set[str], directory_mode: int) -> None:
+    os.chmod(staging, directory_mode)
     for path, artifact in sorted(tree.items()):
         target = staging / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=directory_mode, parents=True, exist_ok=True)
         if path in unchanged:
             os.link(old_dir / path, target)
             continue
@@ -132,10 +135,16 @@ def _recover_interrupted_swap(cluster_dir: Path) -> None:
         os.rename(backup, cluster_dir)  # cut between the two renames: the old tree comes back
 
 
+def mode_matches(mode: int, artifact: Artifact) -> bool:
+    """Git keeps only the executable bit, and a checkout's umask decides the rest;
+    a file that holds a secret must in addition be private to its owner."""
+    if bool(mode & stat.S_IXUSR) != artifact.executable:
+        return False
+    return not (artifact.secret and mode & 0o077)
+
+
 def _matches(path: Path, artifact: Artifact) -> bool:
-    info = path.stat()
-    executable = bool(info.st_mode & stat.S_IXUSR)
-    return executable == artifact.executable and path.read_bytes() == artifact.content
+    return mode_matches(path.stat().st_mode, artifact) and path.read_bytes() == artifact.content
 
 
 def _files_under(root: Path) -> set[str]:

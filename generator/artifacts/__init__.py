@@ -20,23 +20,27 @@ class Artifact:
     path: str
     content: bytes
     executable: bool = False
+    secret: bool = False  # holds a secret value (materialized bundles only): mode 0600
 
 
 ArtifactRenderer = Callable[[Renderer, Cluster, Node], Artifact]
 
 
-def context(cluster: Cluster, node: Node, **extra: Any) -> dict[str, Any]:
+def cluster_context(cluster: Cluster) -> dict[str, Any]:
     """What every template may use: the model, never the raw topology."""
     return {
         "cluster": cluster,
-        "node": node,
         "harbor": cluster.harbor,
         "cephfs": cluster.cephfs,
         "database": cluster.database,
         "balancer": cluster.load_balancer,
         "harbor_nodes": cluster.harbor_nodes,
-        **extra,
     }
+
+
+def context(cluster: Cluster, node: Node, **extra: Any) -> dict[str, Any]:
+    """The cluster's context plus the node whose bundle is being rendered."""
+    return {**cluster_context(cluster), "node": node, **extra}
 
 
 def render_template(

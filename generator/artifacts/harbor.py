@@ -46,6 +46,20 @@ def render_token_certificate(renderer: Renderer, cluster: Cluster, node: Node) -
     )
 
 
+def render_secretkey(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    """The secretkey apply.sh puts on CephFS before the first start, so no prepare run races to make one."""
+    return render_template(
+        renderer, cluster, node, "harbor/secretkey.j2", "shared/secretkey", secret=cluster.harbor.secretkey
+    )
+
+
+def render_migration_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    """For a node that ran single-node Harbor with its own harbor-db: move that data to the cluster's database."""
+    return render_template(
+        renderer, cluster, node, "harbor/migrate-harbor-db.sh.j2", "database/migrate-harbor-db.sh", executable=True
+    )
+
+
 ARTIFACTS = (
     render_docker_compose,
     render_harbor_cfg,
@@ -53,4 +67,6 @@ ARTIFACTS = (
     render_registry_config,
     render_token_private_key,
     render_token_certificate,
+    render_secretkey,
+    render_migration_script,
 )

@@ -5,65 +5,94 @@
 # Harbor 1.1.2 deletes database rows for repositories it cannot see on
 # storage, so this script fails loudly whenever the mount is not there:
 # never start Harbor after it failed.
+#   usage: mount-cephfs.sh [--dry-run] [--root DIR]
+#   --root DIR  act on DIR/etc/fstab, DIR/etc/ceph and DIR/<mount point> (for tests)
+# The cephx key must be in /etc/ceph/harbor.secret (apply.sh installs it, mode 0600).
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_spec='10.1.0.11:6789,10.1.0.12:6789,10.1.0.13:6789:/harbor-prod'
 target='/srv/ceph/harbor-prod'
 client='harbor'
 secret_file='/etc/ceph/harbor.secret'
-bundle_secret="$here/$client.secret"
-options="name=$client,secretfile=$secret_file,noatime,_netdev"
+extra_options='noatime,_netdev'
+
+root=""
+dry_run=false
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --dry-run) dry_run=true ;;
+        --root) root=${2:?--root needs a directory}; shift ;;
+        *) echo "usage: $0 [--dry-run] [--root DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+fstab="$root/etc/fstab"
+mount_path="$root$target"
 
 fail() {
     echo "mount-cephfs: $*" >&2
     exit 1
 }
 
-install_secret() {
-    [ -s "$bundle_secret" ] || fail "missing $bundle_secret: the cephx key of client.$client"
-    if grep -q 'HARBORGEN_SECRET\[' "$bundle_secret"; then
-        fail "$bundle_secret still holds a placeholder: fill it with 'ceph auth get-key client.$client' first"
+act() {
+    if [ "$dry_run" = true ]; then
+        echo "would run: $*"
+    else
+        "$@"
     fi
-    install -d -m 0755 "$(dirname "$secret_file")"
-    install -m 0600 "$bundle_secret" "$secret_file"
+}
+
+check_secret() {
+    [ -s "$root$secret_file" ] || fail "missing $root$secret_file: the cephx key of client.$client (apply.sh installs it)"
+    if grep -q 'HARBORGEN_SECRET\[' "$root$secret_file"; then
+        fail "$root$secret_file still holds a placeholder instead of the key of client.$client"
+    fi
 }
 
 ensure_fstab_line() {
-    local line="$source_spec $target ceph $options 0 0"
-    if grep -qxF "$line" /etc/fstab; then
+    local line="$source_spec $target ceph name=$client,secretfile=$secret_file,$extra_options 0 0"
+    if [ -f "$fstab" ] && grep -qxF "$line" "$fstab"; then
+        echo "fstab already has: $line"
+        return
+    fi
+    if [ "$dry_run" = true ]; then
+        echo "would write to $fstab: $line"
         return
     fi
     # Replace any older entry for the same mount point, keep everything else.
+    mkdir -p "$(dirname "$fstab")"
+    touch "$fstab"
     {
-        awk -v target="$target" '$2 != target' /etc/fstab
+        awk -v target="$target" '$2 != target' "$fstab"
         printf '%s\n' "$line"
-    } > /etc/fstab.harborgen
-    mv /etc/fstab.harborgen /etc/fstab
+    } > "$fstab.harborgen"
+    mv "$fstab.harborgen" "$fstab"
     echo "fstab: $line"
 }
 
 ensure_mounted() {
-    if mountpoint -q "$target"; then
-        echo "already mounted: $target"
+    if mountpoint -q "$mount_path"; then
+        echo "already mounted: $mount_path"
         return
     fi
-    mkdir -p "$target"
-    mount "$target"
-    mountpoint -q "$target" || fail "$target is not a mount point after mounting: refusing to go on"
-    echo "mounted $source_spec on $target"
+    act mkdir -p "$mount_path"
+    act mount -t ceph "$source_spec" "$mount_path" -o "name=$client,secretfile=$root$secret_file,$extra_options"
+    if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
+        fail "$mount_path is not a mount point after mounting: refusing to go on"
+    fi
+    echo "mounted $source_spec on $mount_path"
 }
 
-install_secret
+check_secret
 ensure_fstab_line
 ensure_mounted
 
 # The host directories of the compose file's volumes.
-mkdir -p \
-    '/srv/ceph/harbor-prod/data/registry' \
-    '/srv/ceph/harbor-prod/data/config' \
-    '/srv/ceph/harbor-prod/data/ca_download' \
-    '/srv/ceph/harbor-prod/data/job_logs' \
-    '/srv/ceph/harbor-prod/data/cert' \
-    '/srv/ceph/harbor-prod/logs/h4-ssd'
-echo "CephFS ready for Harbor under $target"
+act mkdir -p \
+    "$root"'/srv/ceph/harbor-prod/data/registry' \
+    "$root"'/srv/ceph/harbor-prod/data/config' \
+    "$root"'/srv/ceph/harbor-prod/data/ca_download' \
+    "$root"'/srv/ceph/harbor-prod/data/job_logs' \
+    "$root"'/srv/ceph/harbor-prod/data/cert' \
+    "$root"'/srv/ceph/harbor-prod/logs/h4-ssd'
+echo "CephFS ready for Harbor under $mount_path"

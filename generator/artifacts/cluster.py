@@ -1,0 +1,28 @@
+"""Files of the whole cluster, in out/<cluster>/ beside the node bundles (templates/cluster/)."""
+
+from __future__ import annotations
+
+from ..model import Cluster
+from ..templating import Renderer
+from . import Artifact, cluster_context
+
+
+def render_runbook(renderer: Renderer, cluster: Cluster) -> Artifact:
+    admins = [node for node in cluster.nodes if node.has("ceph-admin")]
+    content = renderer.render(
+        "cluster/RUNBOOK.md.j2", "RUNBOOK.md",
+        **cluster_context(cluster),
+        ceph_admin=admins[0] if admins else None,
+        gc_node=cluster.harbor_nodes[0],
+        # Mermaid ids: prefixed so that no node name can collide with the diagram's own boxes.
+        ids={node.name: "node_" + node.name.replace("-", "_") for node in cluster.nodes},
+    )
+    return Artifact("RUNBOOK.md", content)
+
+
+def render_gc_script(renderer: Renderer, cluster: Cluster) -> Artifact:
+    content = renderer.render("cluster/gc.sh.j2", "gc.sh", **cluster_context(cluster), gc_node=cluster.harbor_nodes[0])
+    return Artifact("gc.sh", content, executable=True)
+
+
+ARTIFACTS = (render_runbook, render_gc_script)
