@@ -67,3 +67,33 @@ def pytest_terminal_summary(terminalreporter):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "real_component: drives a real program (nginx, docker-compose, shellcheck, ...)")
+
+
+CEPHX_TEST_KEY = "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ=="
+
+
+@pytest.fixture(scope="session")
+def token_pair() -> tuple[str, str]:
+    """One RSA pair for the whole session: making a 4096-bit key takes a while."""
+    from generator.secretstore import token_key_pair
+
+    return token_key_pair("tests")
+
+
+def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -> dict[str, str]:
+    """Every secret the topology needs, generated as `secrets generate` would, plus a cephx key."""
+    from generator.conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
+    from generator.secretstore import generate_missing, needed_secrets
+
+    cluster = load_cluster(topology)
+    pair = {TOKEN_PRIVATE_KEY: token_pair[0], TOKEN_CERTIFICATE: token_pair[1]}
+    added, _ = generate_missing(cluster, needed_secrets(compile_cluster(cluster)), pair)
+    return {**pair, **added, cluster.cephfs.key.name: CEPHX_TEST_KEY, **overrides}
+
+
+def write_secrets_file(path: Path, values: dict[str, str]) -> Path:
+    from generator.secretstore import secrets_file_text
+
+    path.write_text(secrets_file_text(values, "tests"), encoding="utf-8")
+    path.chmod(0o600)
+    return path

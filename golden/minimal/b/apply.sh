@@ -176,7 +176,8 @@ check_secrets() {
 }
 
 # A bundle that 'harborgen materialize' filled holds no placeholder and needs no secrets file.
-if grep -rqF --exclude=apply.sh 'HARBORGEN_SECRET[' "$here"; then
+placeholder_pattern='HARBORGEN_SECRET\[[a-z][a-z0-9_]*\]'
+if grep -rqE --exclude=apply.sh "$placeholder_pattern" "$here"; then
     [ -n "$secrets_file" ] || fail "this bundle holds secret placeholders: give the secrets file with --secrets FILE"
     step "reading secrets from $secrets_file"
     read_secrets "$secrets_file"
@@ -199,7 +200,7 @@ fill() {
         fi
         FILLED=${FILLED//"$placeholder"/"$value"}
     done
-    if [[ $FILLED == *'HARBORGEN_SECRET['* ]]; then
+    if [[ $FILLED =~ $placeholder_pattern ]]; then
         fail "$source: a placeholder is left unfilled"
     fi
 }

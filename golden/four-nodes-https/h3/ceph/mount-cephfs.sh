@@ -43,6 +43,10 @@ act() {
 }
 
 check_secret() {
+    if [ "$dry_run" = true ] && [ ! -s "$root$secret_file" ]; then
+        echo "would need the cephx key of client.$client in $root$secret_file"
+        return
+    fi
     [ -s "$root$secret_file" ] || fail "missing $root$secret_file: the cephx key of client.$client (apply.sh installs it)"
     if grep -q 'HARBORGEN_SECRET\[' "$root$secret_file"; then
         fail "$root$secret_file still holds a placeholder instead of the key of client.$client"

@@ -1,0 +1,177 @@
+"""apply.sh on a machine, played under --root with stand-ins for mount, mountpoint, docker and mysql."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from generator.writer import write_tree
+from tests.conftest import CEPHX_TEST_KEY, REFERENCE, ROOT, compiled, secrets_for, write_secrets_file
+
+TOPOLOGY = ROOT / "topology.yaml"
+STUBS = Path(__file__).parent / "stubs"
+INSTALLER = "home/cephd/harbor/harbor"
+
+
+@pytest.fixture
+def machine(tmp_path, token_pair):
+    """A rendered cluster, a secrets file, a machine root with a stock installer, stand-in commands."""
+    _, tree = compiled(TOPOLOGY)
+    write_tree(tree, tmp_path / "out" / "harbor-ceph")
+    root = tmp_path / "root"
+    installer = root / INSTALLER
+    installer.mkdir(parents=True)
+    (installer / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
+    (installer / "docker-compose.yml").write_text("version: '2'\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    values = secrets_for(TOPOLOGY, token_pair, harbor_db_password="it's-a-pass")
+    secrets = write_secrets_file(tmp_path / "secrets.yaml", values)
+
+    class Machine:
+        pass
+
+    m = Machine()
+    m.bundles, m.root, m.state, m.secrets, m.values = tmp_path / "out" / "harbor-ceph", root, state, secrets, values
+
+    def apply(node: str, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state)}
+        return subprocess.run(
+            ["bash", str(m.bundles / node / "apply.sh"), "--root", str(root), *args],
+            capture_output=True, text=True, timeout=120, env=env,
+        )
+
+    m.apply = apply
+    return m
+
+
+def _snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
+    return {
+        str(path.relative_to(root)): (path.read_bytes(), stat.S_IMODE(path.stat().st_mode), path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
+    first = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert first.returncode == 0, first.stdout + first.stderr
+    root, values = machine.root, machine.values
+    installer = root / INSTALLER
+
+    key_file = root / "etc/ceph/admin.secret"
+    assert key_file.read_text() == CEPHX_TEST_KEY + "\n"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    fstab_lines = (root / "etc/fstab").read_text().splitlines()
+    assert fstab_lines == [
+        "10.222.77.73:6789:/harbor /mnt/cephfs/harbor ceph name=admin,secretfile=/etc/ceph/admin.secret,noatime,_netdev 0 0"
+    ]
+    secretkey = root / "mnt/cephfs/harbor/data/secretkey"
+    assert secretkey.read_text() == values["harbor_secretkey"]
+    assert stat.S_IMODE(secretkey.stat().st_mode) == 0o600
+    for directory in ("data/registry", "data/config", "data/ca_download", "data/job_logs", "logs/node0"):
+        assert (root / "mnt/cephfs/harbor" / directory).is_dir()
+
+    cfg = installer / "harbor.cfg"
+    assert f"db_password = {values['harbor_db_password']}\n" in cfg.read_text()
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o600
+    assert (installer / "harbor.cfg.harborgen-orig").read_text() == "hostname = reg.mydomain.com\n"
+    assert (installer / "docker-compose.yml.harborgen-orig").read_text() == "version: '2'\n"
+    compose = installer / "docker-compose.yml"
+    assert compose.read_bytes() == (machine.bundles / "node0/harbor/docker-compose.yml").read_bytes()
+    assert stat.S_IMODE(compose.stat().st_mode) == 0o644
+    private_key = installer / "common/templates/ui/private_key.pem"
+    assert private_key.read_text() == values["token_private_key"] + "\n"
+    assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
+    assert values["registry_http_secret"] in (installer / "common/templates/registry/config.yml").read_text()
+
+    before = _snapshot(root)
+    calls_before = (machine.state / "calls").read_text()
+    second = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert second.returncode == 0, second.stderr
+    assert _snapshot(root) == before, "a second run changed files"
+    assert "wrote" not in second.stdout
+    assert (machine.state / "calls").read_text() == calls_before, "a second run mounted again"
+
+
+def test_dry_run_prints_actions_and_changes_nothing(machine):
+    before = _snapshot(machine.root)
+    result = machine.apply("node0", "--secrets", str(machine.secrets), "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would write" in result.stdout and "would run: mount" in result.stdout
+    assert _snapshot(machine.root) == before
+    assert not (machine.state / "calls").exists()
+
+
+def test_apply_stops_when_cephfs_is_not_mounted(machine):
+    (machine.state / "refuse-mount").touch()
+    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert result.returncode == 1
+    assert "CephFS is not mounted" in result.stderr
+    assert (machine.root / INSTALLER / "harbor.cfg").read_text() == "hostname = reg.mydomain.com\n"
+    assert not (machine.root / "mnt/cephfs/harbor/data/secretkey").exists()
+
+
+def test_apply_refuses_a_different_secretkey_on_cephfs(machine):
+    secretkey = machine.root / "mnt/cephfs/harbor/data/secretkey"
+    secretkey.parent.mkdir(parents=True)
+    secretkey.write_text("0123456789abcdef")
+    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert result.returncode == 1
+    assert "different secretkey" in result.stderr
+    assert secretkey.read_text() == "0123456789abcdef"
+
+
+def test_apply_refuses_a_bundle_that_does_not_match_its_manifest(machine):
+    compose = machine.bundles / "node0/harbor/docker-compose.yml"
+    compose.write_text(compose.read_text().replace(":z", ""))
+    before = _snapshot(machine.root)
+    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert result.returncode == 1 and "manifest" in result.stderr
+    assert _snapshot(machine.root) == before
+
+
+def test_apply_refuses_missing_or_illegal_secrets_before_touching_anything(machine, tmp_path):
+    values = dict(machine.values)
+    del values["harbor_admin_password"]
+    values["email_password"] = "bad #comment"
+    secrets = write_secrets_file(tmp_path / "bad.yaml", values)
+    before = _snapshot(machine.root)
+    result = machine.apply("node0", "--secrets", str(secrets))
+    assert result.returncode == 1
+    assert "harbor_admin_password: missing" in result.stderr
+    assert "email_password: the value contains '#'" in result.stderr
+    assert "bad #comment" not in result.stderr
+    assert _snapshot(machine.root) == before
+
+
+def test_database_apply_feeds_filled_sql_to_mysql_and_loads_the_schema_guarded(machine):
+    schema = REFERENCE / "registry.sql"
+    if not schema.is_file():
+        pytest.skip("no stock registry.sql")
+    result = machine.apply("mysql", "--secrets", str(machine.secrets), "--schema", str(schema))
+    assert result.returncode == 0, result.stdout + result.stderr
+    fed = sorted(machine.state.glob("mysql-*.sql"))
+    assert len(fed) == 2
+    create = fed[0].read_text()
+    assert "IDENTIFIED BY 'it''s-a-pass'" in create
+    assert "HARBORGEN_SECRET" not in create
+    loaded = fed[1].read_text()
+    assert loaded.startswith("SET SESSION sql_mode")
+    assert "drop database" not in loaded.lower() and "create table access" in loaded
+    calls = (machine.state / "calls").read_text()
+    assert "it's-a-pass" not in calls, "a password reached a command line"
+
+
+def test_load_balancer_apply_starts_nginx_once(machine):
+    first = machine.apply("nginx")
+    assert first.returncode == 0, first.stderr
+    second = machine.apply("nginx")
+    assert second.returncode == 0, second.stderr
+    assert "already runs this configuration" in second.stdout
+    calls = (machine.state / "calls").read_text().splitlines()
+    assert sum(call.startswith("docker run") for call in calls) == 1

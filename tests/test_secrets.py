@@ -1,0 +1,259 @@
+"""Secrets: generated once, legal everywhere they land, checked the same way in Python and in bash."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from generator.secrets import CONTEXTS, FILE_CONTEXTS, contexts_of_file, placeholders_in, value_problems
+from generator.secretstore import needed_secrets, quote
+from tests.conftest import GOLDEN, ROOT, compiled, golden_topologies, secrets_for, write_secrets_file
+from tests.prepare_emulation import adminserver_env, read_cfg
+
+TOPOLOGY = ROOT / "topology.yaml"
+
+HOSTILE = [
+    "dollar$sign", "$HOME", "${HOME}", "percent%s", "hash#tag", "a #comment", "it's", 'say "hi"', "back\\slash",
+    "semi;colon", "a ;comment", "with space", " leading", "trailing ", "ünïcödé", "ends-ü", "`id`", "$(reboot)",
+    "x" * 64, "a\nb", "tab\there", "'quoted'", '"quoted"', "&amp;", "=equals=", "\u00a0nbsp",
+]
+
+
+def harborgen(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+def test_every_placeholder_lands_in_a_known_context(topology_case):
+    _, topology = topology_case
+    _, tree = compiled(topology)
+    for path, artifact in tree.items():
+        bundle_path = path.partition("/")[2]
+        if placeholders_in(artifact.content):
+            assert contexts_of_file(bundle_path), f"{path} holds a placeholder in no known context"
+    assert {key for _, keys in FILE_CONTEXTS for key in keys} <= set(CONTEXTS)
+
+
+def test_generate_adds_every_secret_once_and_never_changes_one(tmp_path):
+    secrets = tmp_path / "secrets.yaml"
+    first = harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets))
+    assert first.returncode == 0, first.stderr
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert "ceph auth get-key client.admin" in first.stderr
+    values = yaml.safe_load(secrets.read_text())
+    _, tree = compiled(TOPOLOGY)
+    assert set(values) == set(needed_secrets(tree)) - {"cephx_key_admin"}
+    assert len(values["harbor_secretkey"]) == 16
+
+    with secrets.open("a") as stream:
+        stream.write("cephx_key_admin: AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==\n")
+    before = secrets.read_bytes()
+    second = harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets))
+    assert second.returncode == 0 and "0 added" in second.stdout
+    assert secrets.read_bytes() == before
+
+    check = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
+    assert check.returncode == 0, check.stderr
+
+
+def test_generated_passwords_are_legal_in_every_context():
+    from generator.secrets import PASSWORD_ALPHABET, PASSWORD_LENGTH, random_text
+
+    for _ in range(200):
+        assert value_problems(random_text(PASSWORD_ALPHABET, PASSWORD_LENGTH), CONTEXTS.keys() - {
+            "secretkey", "cephx-key", "rsa-private-key", "certificate", "yaml-plain"}) == []
+
+
+def test_check_names_the_secret_and_the_context_and_never_the_value(tmp_path, token_pair):
+    values = secrets_for(TOPOLOGY, token_pair, harbor_db_password="a ;b", harbor_admin_password="x#y")
+    secrets = write_secrets_file(tmp_path / "s.yaml", values)
+    result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 2
+    assert re.search(r"s\.yaml:\d+:\d+: harbor_db_password: .*';'.*harbor\.cfg", result.stderr)
+    assert re.search(r"harbor_admin_password: .*'#'.*env", result.stderr)
+    assert "a ;b" not in result.stderr and "x#y" not in result.stderr
+
+
+def test_check_refuses_a_secrets_file_others_can_read(tmp_path, token_pair):
+    secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair))
+    secrets.chmod(0o644)
+    result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 2 and "expected 0600" in result.stderr
+
+
+def test_mismatched_token_pair_is_refused(tmp_path, token_pair):
+    from generator.secretstore import token_key_pair
+
+    other_key, _ = token_key_pair("other")
+    secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair, token_private_key=other_key))
+    result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 2 and "token_certificate" in result.stderr
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: repr(v)[:24])
+def test_hostile_password_is_refused_or_read_back_exactly(value, tmp_path, token_pair):
+    """Through harbor.cfg (Python 2 and 3 rules) and prepare into the adminserver env, and SQL."""
+    values = secrets_for(TOPOLOGY, token_pair, harbor_db_password=value)
+    contexts = needed_secrets(compiled(TOPOLOGY)[1])["harbor_db_password"]
+    if value_problems(value, contexts):
+        secrets = write_secrets_file(tmp_path / "s.yaml", values)
+        result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
+        assert result.returncode == 2 and "harbor_db_password" in result.stderr
+        return
+    from generator.materialize import materialize
+
+    _, tree = compiled(TOPOLOGY)
+    filled = materialize(tree, values)
+    cfg_text = filled["node0/harbor/harbor.cfg"].content.decode()
+    template = filled["node0/harbor/common/templates/adminserver/env"].content.decode()
+    for python2 in (False, True):
+        cfg = read_cfg(cfg_text, python2=python2)
+        assert cfg["db_password"] == value
+        assert adminserver_env(template, cfg)["MYSQL_PWD"] == value
+    sql = filled["mysql/database/create-database.sql"].content.decode()
+    assert "IDENTIFIED BY '" + value.replace("'", "''") + "'" in sql
+
+
+def test_no_secret_value_reaches_the_committed_render_or_golden(token_pair):
+    values = secrets_for(TOPOLOGY, token_pair)
+    for root in (ROOT / "out", GOLDEN):
+        for directory, _, names in os.walk(root):
+            for name in names:
+                text = open(os.path.join(directory, name), encoding="utf-8").read()
+                for secret_name, value in values.items():
+                    for line in value.splitlines():
+                        if len(line) >= 12:
+                            assert line not in text, f"{secret_name} appears in {directory}/{name}"
+
+
+def test_materialize_fills_every_node_alike_and_keeps_secrets_private(tmp_path, token_pair):
+    values = secrets_for(TOPOLOGY, token_pair)
+    secrets = write_secrets_file(tmp_path / "s.yaml", values)
+    out = tmp_path / "shipping"
+    result = harborgen("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    cluster_dir = out / "harbor-ceph"
+    assert stat.S_IMODE(out.joinpath("harbor-ceph").stat().st_mode) == 0o700
+    keys, configs = set(), set()
+    for node in ("admin", "node0", "node1"):
+        bundle = cluster_dir / node
+        cfg = read_cfg((bundle / "harbor/harbor.cfg").read_text(), python2=True)
+        env = adminserver_env((bundle / "harbor/common/templates/adminserver/env").read_text(), cfg)
+        assert env["MYSQL_PWD"] == values["harbor_db_password"]
+        assert env["HARBOR_ADMIN_PASSWORD"] == values["harbor_admin_password"]
+        private_key = bundle / "harbor/common/templates/ui/private_key.pem"
+        assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
+        assert stat.S_IMODE((bundle / "harbor/harbor.cfg").stat().st_mode) == 0o600
+        assert (bundle / "shared/secretkey").read_text() == values["harbor_secretkey"]
+        keys.add(private_key.read_bytes() + (bundle / "harbor/common/templates/registry/root.crt").read_bytes())
+        configs.add((bundle / "harbor/common/templates/registry/config.yml").read_bytes())
+        assert subprocess.run(["sha256sum", "--quiet", "-c", "MANIFEST.sha256"], cwd=bundle).returncode == 0
+    assert len(keys) == 1 and len(configs) == 1
+    for path in cluster_dir.rglob("*"):
+        if path.is_file():
+            assert not placeholders_in(path.read_bytes()), f"{path} keeps a placeholder"
+
+
+def test_materialize_refuses_the_committed_render_directory(tmp_path, token_pair):
+    secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair))
+    result = harborgen("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", "out", cwd=ROOT)
+    assert result.returncode == 2 and "refusing" in result.stderr
+
+
+# --- bash and Python agree -------------------------------------------------------
+
+def _bash_functions(script: str, names: list[str]) -> str:
+    """The text of some functions of a rendered script, to run them alone."""
+    chunks = []
+    for name in names:
+        match = re.search(rf"^{name}\(\) \{{\n.*?^\}}\n", script, re.S | re.M)
+        assert match, name
+        chunks.append(match.group(0))
+    return "".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def apply_script() -> str:
+    _, tree = compiled(TOPOLOGY)
+    return tree["node0/apply.sh"].content.decode()
+
+
+def test_bash_secret_rules_match_python(apply_script, tmp_path):
+    functions = _bash_functions(apply_script, ["line_problem", "secret_problem"])
+    cases = [(context, value) for context in sorted(CONTEXTS) for value in HOSTILE + ["AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==", "abcdEFGH12345678"]]
+    values_file = tmp_path / "values"
+    values_file.write_bytes(b"".join(f"{context}\0{value}\0".encode() for context, value in cases))
+    program = functions + (
+        'export LC_ALL=C\n'
+        'while IFS= read -r -d "" context && IFS= read -r -d "" value; do\n'
+        '  problem=$(secret_problem "$context" "$value"); [ -n "$problem" ] && echo refused || echo accepted\n'
+        f'done < {values_file}\n'
+    )
+    verdicts = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60, check=True).stdout.split()
+    for (context, value), verdict in zip(cases, verdicts, strict=True):
+        python = "refused" if value_problems(value, [context]) else "accepted"
+        assert verdict == python, f"{context} {value!r}: bash {verdict}, Python {python}"
+
+
+def test_bash_reads_the_secrets_file_exactly(apply_script, tmp_path, token_pair):
+    functions = _bash_functions(apply_script, ["fail", "decode_double_quoted", "read_secrets"])
+    values = {f"s{i}": value for i, value in enumerate(HOSTILE) if "\x00" not in value}
+    values["pem"] = token_pair[0]
+    secrets = write_secrets_file(tmp_path / "s.yaml", values)
+    with secrets.open("a") as stream:
+        stream.write("plain_word: AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==\nsingle: 'it''s $(here)'\n")
+    program = functions + (
+        "export LC_ALL=C\ndeclare -A secret=()\n"
+        f"read_secrets {secrets}\n"
+        'for name in "${!secret[@]}"; do printf "%s\\0%s\\0" "$name" "${secret[$name]}"; done\n'
+    )
+    output = subprocess.run(["bash", "-c", program], capture_output=True, timeout=60, check=True).stdout
+    fields = output.split(b"\0")[:-1]
+    read_back = {fields[i].decode(): fields[i + 1].decode() for i in range(0, len(fields), 2)}
+    expected = {**values, "plain_word": "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==", "single": "it's $(here)"}
+    assert read_back == expected
+    assert yaml.safe_load(secrets.read_text()) == expected
+
+
+def test_quote_is_yaml():
+    for value in HOSTILE:
+        assert yaml.safe_load(f"k: {quote(value)}")["k"] == value
+
+
+@pytest.mark.real_component
+def test_accepted_passwords_survive_docker_compose_v1_env_file_reader(tmp_path, token_pair):
+    """The env file prepare writes, read by docker-compose v1's own reader (Debian's package)."""
+    from tests.conftest import require_tool
+
+    compose = require_tool("docker-compose")
+    interpreter = open(compose).readline().removeprefix("#!").strip() or "/usr/bin/python3"
+    from generator.materialize import materialize
+
+    contexts = needed_secrets(compiled(TOPOLOGY)[1])["harbor_db_password"]
+    accepted = [value for value in HOSTILE if not value_problems(value, contexts)]
+    assert len(accepted) >= 8
+    _, tree = compiled(TOPOLOGY)
+    expected = {}
+    for index, value in enumerate(accepted):
+        filled = materialize(tree, secrets_for(TOPOLOGY, token_pair, harbor_db_password=value))
+        cfg = read_cfg(filled["node0/harbor/harbor.cfg"].content.decode(), python2=True)
+        env_text = "".join(
+            f"{key}={val}\n"
+            for key, val in adminserver_env(filled["node0/harbor/common/templates/adminserver/env"].content.decode(), cfg).items()
+        )
+        env_file = tmp_path / f"env{index}"
+        env_file.write_text(env_text, encoding="utf-8")
+        expected[str(env_file)] = value
+    program = (
+        "import json, sys\n"
+        "from compose.config.environment import env_vars_from_file\n"
+        "print(json.dumps({path: env_vars_from_file(path)['MYSQL_PWD'] for path in sys.argv[1:]}))\n"
+    )
+    result = subprocess.run([interpreter, "-c", program, *expected], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert __import__("json").loads(result.stdout) == expected
