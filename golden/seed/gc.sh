@@ -48,7 +48,7 @@ for address in "${nodes[@]}"; do
 done
 
 gc() {
-    on "$gc_node" "docker run --rm --volumes-from registry $registry_image garbage-collect $* /etc/registry/config.yml"
+    on "$gc_node" "docker run --rm --volumes-from registry $registry_image garbage-collect ${1:+$1 }/etc/registry/config.yml"
 }
 
 echo "dry run on $gc_node: what would be deleted"

@@ -1,0 +1,88 @@
+"""gc.sh and the harbor-db migration, played against stand-ins for ssh, docker and mysql."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from generator.writer import write_tree
+from tests.conftest import ROOT, compiled
+
+TOPOLOGY = ROOT / "topology.yaml"
+STUBS = Path(__file__).parent / "stubs"
+NODES = ["10.222.77.73", "10.222.78.7", "10.222.78.8"]
+
+
+def _run(script: Path, *args: str, state: Path, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state), "HARBORGEN_SSH": str(STUBS / "ssh")}
+    return subprocess.run(["bash", str(script), *args], input=stdin, capture_output=True, text=True, timeout=60, env=env)
+
+
+def _rendered(tmp_path: Path) -> Path:
+    _, tree = compiled(TOPOLOGY)
+    write_tree(tree, tmp_path / "harbor-ceph")
+    return tmp_path / "harbor-ceph"
+
+
+def test_gc_stops_every_node_dry_runs_collects_once_and_restarts_all(tmp_path):
+    cluster_dir = _rendered(tmp_path)
+    result = _run(cluster_dir / "gc.sh", state=tmp_path, stdin="harbor-ceph\n")
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "ssh").read_text().splitlines()
+    stops = [c for c in calls if c.endswith("docker-compose stop")]
+    gcs = [c for c in calls if "garbage-collect" in c]
+    starts = [c for c in calls if c.endswith("docker-compose start")]
+    assert [c.split()[0] for c in stops] == NODES and [c.split()[0] for c in starts] == NODES
+    assert len(gcs) == 2 and "--dry-run" in gcs[0] and "--dry-run" not in gcs[1]
+    assert {c.split()[0] for c in gcs} == {NODES[0]}
+    assert calls.index(stops[-1]) < calls.index(gcs[0]) and calls.index(gcs[1]) < calls.index(starts[0])
+
+
+def test_gc_without_confirmation_deletes_nothing_and_restarts_all(tmp_path):
+    cluster_dir = _rendered(tmp_path)
+    result = _run(cluster_dir / "gc.sh", state=tmp_path, stdin="no\n")
+    assert result.returncode == 1
+    calls = (tmp_path / "ssh").read_text().splitlines()
+    assert sum("garbage-collect" in c for c in calls) == 1  # the dry run only
+    assert sum(c.endswith("docker-compose start") for c in calls) == 3
+
+
+def test_gc_restarts_every_node_when_collection_fails(tmp_path):
+    cluster_dir = _rendered(tmp_path)
+    (tmp_path / "ssh-fail").write_text("garbage-collect /etc/registry/config.yml\n")
+    result = _run(cluster_dir / "gc.sh", "--yes", state=tmp_path)
+    assert result.returncode != 0
+    calls = (tmp_path / "ssh").read_text().splitlines()
+    assert sum(c.endswith("docker-compose start") for c in calls) == 3
+
+
+def test_migration_dumps_inside_the_container_and_never_puts_a_password_on_a_command_line(tmp_path):
+    cluster_dir = _rendered(tmp_path)
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "docker").write_text(
+        "#!/usr/bin/env bash\nprintf 'docker %s\\n' \"$*\" >> \"$STUB_STATE/calls\"\n"
+        "case \"$1\" in container) exit 0 ;; exec) echo 'CREATE TABLE access (access_id int);' ;; esac\n"
+    )
+    (stubs / "mysql").write_text(
+        "#!/usr/bin/env bash\nprintf 'mysql %s\\n' \"$*\" >> \"$STUB_STATE/calls\"\n"
+        "for a in \"$@\"; do case \"$a\" in --defaults-extra-file=*) cat \"${a#*=}\" > \"$STUB_STATE/options\" ;; esac; done\n"
+        "case \"$*\" in *--execute=*) echo 0 ;; *) cat > \"$STUB_STATE/loaded\" ;; esac\n"
+    )
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    script = cluster_dir / "node0/database/migrate-harbor-db.sh"
+    config = tmp_path / "harbor.cfg"
+    config.write_text('db_password = s3cret"pw\n')
+    text = script.read_text().replace("'/home/cephd/harbor/harbor/harbor.cfg'", f"'{config}'")
+    script.write_text(text)
+    env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_STATE": str(tmp_path)}
+    result = subprocess.run(["bash", str(script), str(tmp_path / "dump.sql")], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    calls = (tmp_path / "calls").read_text()
+    assert "s3cret" not in calls and "MYSQL_ROOT_PASSWORD" in calls
+    assert 'password="s3cret\\"pw"' in (tmp_path / "options").read_text()
+    assert "host=10.222.76.74" in (tmp_path / "options").read_text()
+    assert (tmp_path / "loaded").read_text() == "CREATE TABLE access (access_id int);\n"
+    assert oct((tmp_path / "dump.sql").stat().st_mode & 0o777) == "0o600"
