@@ -33,11 +33,12 @@ on() {
 }
 
 start_all() {
-    local address
+    local status=$? address
     for address in "${nodes[@]}"; do
         echo "starting Harbor on $address"
         on "$address" "cd $(printf %q "$installer_dir") && docker-compose start" || echo "WARNING: could not start Harbor on $address: start it by hand" >&2
     done
+    exit "$status"
 }
 
 echo "stopping Harbor on every node"
