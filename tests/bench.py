@@ -35,6 +35,53 @@ def _large_topology(directory: Path, harbor_nodes: int) -> Path:
     return path
 
 
+TRANSFER = 512 * 1024**2
+TRANSFER_RUNS = 5
+
+
+def _upload_seconds(host: str, port: int) -> float:
+    from tests.harness.nginx import connection, upload
+
+    start = time.perf_counter()
+    response = upload(connection(host, port), TRANSFER, chunked=True)
+    response.read()
+    assert response.status == 201
+    return time.perf_counter() - start
+
+
+def upload_throughput() -> None:
+    """Chunked uploads straight to a stub node and through the rendered nginx, interleaved, in one run."""
+    import shutil
+
+    from tests.conftest import TOPOLOGIES, compiled
+    from tests.harness.nginx import BALANCER, UPSTREAM_PORT, UPSTREAMS, Nginx, Upstreams
+
+    binary = shutil.which("nginx")
+    if binary is None:
+        print("upload throughput: skipped (no nginx)")
+        return
+    _, tree = compiled(TOPOLOGIES / "loopback.yaml")
+    stubs = Upstreams()
+    with tempfile.TemporaryDirectory() as scratch:
+        nginx = Nginx(Path(scratch), tree["lb/nginx/default.conf"].content.decode(), 18080)
+        try:
+            for name in UPSTREAMS:
+                stubs.start(name)
+            nginx.start(binary)
+            direct, proxied = [], []
+            for _ in range(TRANSFER_RUNS):
+                direct.append(_upload_seconds(UPSTREAMS["h1"], UPSTREAM_PORT))
+                proxied.append(_upload_seconds(BALANCER, 18080))
+        finally:
+            nginx.stop()
+            stubs.stop_all()
+    mib = TRANSFER / 1024**2
+    direct_rate, proxied_rate = mib / statistics.median(direct), mib / statistics.median(proxied)
+    print(f"upload {mib:.0f} MiB chunked, direct to a node    median {direct_rate:8.0f} MiB/s over {TRANSFER_RUNS} runs")
+    print(f"upload {mib:.0f} MiB chunked, through nginx        median {proxied_rate:8.0f} MiB/s over {TRANSFER_RUNS} runs")
+    print(f"through nginx / direct throughput ratio: {proxied_rate / direct_rate:.2f}")
+
+
 def main() -> None:
     seed = ROOT / "topology.yaml"
     with tempfile.TemporaryDirectory() as scratch:
@@ -57,6 +104,7 @@ def main() -> None:
     per_node_small = figures["compile seed (5 nodes)"] / len(seed_cluster.nodes)
     per_node_large = figures["compile 100 harbor nodes"] / len(large_cluster.nodes)
     print(f"compile cost per node, 100-node / seed ratio: {per_node_large / per_node_small:.2f}")
+    upload_throughput()
 
 
 if __name__ == "__main__":
