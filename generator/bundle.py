@@ -33,6 +33,8 @@ def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
         for role in node.roles:
             for render in ROLE_ARTIFACTS[role]:
                 artifact = render(renderer, cluster, node)
+                if artifact is None:
+                    continue
                 if artifact.path in bundle:
                     raise RenderError(f"{node.name}/{artifact.path}: rendered twice (by two roles of node {node.name})")
                 bundle[artifact.path] = artifact

@@ -119,6 +119,8 @@ class CephFS:
     metadata_pool: Pool
     mds: tuple[str, ...]
     selinux_relabel: bool
+    mount_via: str  # "kernel" or "fuse"
+    conf_file: str  # the client configuration ceph-fuse reads: the monitors
 
     @property
     def harbor_root(self) -> str:
@@ -143,17 +145,22 @@ class CephFS:
         return SecretRef(cephx_secret_name(self.client))
 
     @property
+    def fuse(self) -> bool:
+        return self.mount_via == "fuse"
+
+    @property
     def uses_admin_client(self) -> bool:
         return self.client == "admin"
 
     @property
+    def selinux_context_option(self) -> str | None:
+        # Without ':z' relabelling, containers may read the mount only if it carries their label.
+        return None if self.selinux_relabel else "context=system_u:object_r:svirt_sandbox_file_t:s0"
+
+    @property
     def extra_mount_options(self) -> str:
-        """Mount options beside the client name and its secret file."""
-        options = "noatime,_netdev"
-        if not self.selinux_relabel:
-            # Without ':z' relabelling, containers may read the mount only if it carries their label.
-            options += ",context=system_u:object_r:svirt_sandbox_file_t:s0"
-        return options
+        """fstab and kernel mount options beside the client name and its secret file."""
+        return ",".join(filter(None, ("noatime", "_netdev", self.selinux_context_option)))
 
     @property
     def volume_suffix(self) -> str:
@@ -237,7 +244,7 @@ def build_cluster(document: dict[str, Any]) -> Cluster:
     return Cluster(
         name=document["cluster"],
         harbor=_harbor(document["harbor"]),
-        cephfs=_cephfs(document["cephfs"]),
+        cephfs=_cephfs(document["cephfs"], document["cluster"]),
         database=_database(document["database"], by_name),
         load_balancer=_load_balancer(document["load_balancer"], by_name, harbor_nodes, document["cluster"]),
         nodes=nodes,
@@ -295,7 +302,7 @@ def _ldap(spec: dict[str, Any]) -> Ldap:
     )
 
 
-def _cephfs(spec: dict[str, Any]) -> CephFS:
+def _cephfs(spec: dict[str, Any], cluster: str) -> CephFS:
     return CephFS(
         monitors=tuple(spec["monitors"]),
         fs_name=spec["fs_name"],
@@ -306,6 +313,8 @@ def _cephfs(spec: dict[str, Any]) -> CephFS:
         metadata_pool=Pool(**spec["metadata_pool"]),
         mds=tuple(spec["mds"]),
         selinux_relabel=spec["selinux_relabel"],
+        mount_via=spec["mount_via"],
+        conf_file=f"/etc/ceph/harborgen-{cluster}.conf",
     )
 
 

@@ -23,7 +23,7 @@ class Artifact:
     secret: bool = False  # holds a secret value (materialized bundles only): mode 0600
 
 
-ArtifactRenderer = Callable[[Renderer, Cluster, Node], Artifact]
+ArtifactRenderer = Callable[[Renderer, Cluster, Node], "Artifact | None"]  # None: not for this topology
 
 
 def cluster_context(cluster: Cluster) -> dict[str, Any]:

@@ -21,11 +21,18 @@ def render_client_secret(renderer: Renderer, cluster: Cluster, node: Node) -> Ar
     )
 
 
+def render_client_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact | None:
+    """ceph-fuse takes its monitors from a configuration file; the kernel client from the mount source."""
+    if not cluster.cephfs.fuse:
+        return None
+    return render_template(renderer, cluster, node, "ceph/client.conf.j2", "ceph/client.conf")
+
+
 def render_bootstrap_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     return render_template(
         renderer, cluster, node, "ceph/bootstrap-cephfs.sh.j2", "ceph/bootstrap-cephfs.sh", executable=True
     )
 
 
-MOUNT_ARTIFACTS = (render_mount_script, render_client_secret)
+MOUNT_ARTIFACTS = (render_mount_script, render_client_secret, render_client_conf)
 ADMIN_ARTIFACTS = (render_bootstrap_script,)

@@ -253,6 +253,9 @@ install_file() {
 step "installing the cephx key of client.harbor"
 install_file 'ceph/harbor.secret' "$root"'/etc/ceph/harbor.secret'
 
+step "installing the Ceph client configuration for ceph-fuse"
+install_file ceph/client.conf "$root"'/etc/ceph/harborgen-loopback.conf'
+
 step "mounting CephFS"
 mount_arguments=(--root "$root")
 [ "$dry_run" = true ] && mount_arguments+=(--dry-run)

@@ -25,6 +25,8 @@ for argument in "$@"; do
 done
 
 if [ "$skip_mds" = false ] && [ -n "${mds_hosts[*]}" ]; then
+    command -v ceph-deploy >/dev/null \
+        || { echo "bootstrap-cephfs: ceph-deploy not found: create the MDS daemons another way and run again with --skip-mds" >&2; exit 1; }
     ceph-deploy mds create "${mds_hosts[@]}"
 fi
 
@@ -45,16 +47,25 @@ else
     ceph fs new "$fs_name" "$metadata_pool" "$data_pool"
 fi
 
-# The Harbor directory must exist before a client limited to it can mount it.
+# The Harbor directory must exist before a client limited to it can mount it,
+# and only an active MDS can serve the mount that creates it.
+for _ in $(seq 1 120); do
+    ceph mds stat | grep -q 'up:active' && break
+    sleep 1
+done
+ceph mds stat | grep -q 'up:active' || { echo "bootstrap-cephfs: no MDS became active for $fs_name" >&2; exit 1; }
 scratch=$(mktemp -d)
 trap 'umount "$scratch" 2>/dev/null || true; rmdir "$scratch"' EXIT
-ceph-fuse --id admin -r / "$scratch" >/dev/null
-mkdir -p "$scratch/$harbor_dir"
-umount "$scratch"
-echo "directory /$harbor_dir exists on $fs_name"
+ceph-fuse --id admin --client_mount_timeout 30 -r / "$scratch" >/dev/null
+if [ -d "$scratch/$harbor_dir" ]; then
+    echo "directory /$harbor_dir exists on $fs_name: left as it is"
+else
+    mkdir -p "$scratch/$harbor_dir"
+    echo "created directory /$harbor_dir on $fs_name"
+fi
 
 if ceph auth get "client.$client" >/dev/null 2>&1; then
-    echo "client.$client exists: its capabilities are left as they are"
+    echo "client.$client exists: left as it is, capabilities included"
 else
     ceph auth get-or-create "client.$client" \
         mon 'allow r' \

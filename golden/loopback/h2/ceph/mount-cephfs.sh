@@ -10,7 +10,9 @@
 # The cephx key must be in /etc/ceph/harbor.secret (apply.sh installs it, mode 0600).
 set -euo pipefail
 
-source_spec='127.0.0.1:6789:/harbor'
+source_spec='none'
+conf_file='/etc/ceph/harborgen-loopback.conf'
+harbor_dir='/harbor'
 target='/mnt/cephfs/harbor'
 client='harbor'
 secret_file='/etc/ceph/harbor.secret'
@@ -54,7 +56,7 @@ check_secret() {
 }
 
 ensure_fstab_line() {
-    local line="$source_spec $target ceph name=$client,secretfile=$secret_file,$extra_options 0 0"
+    local line="$source_spec $target fuse.ceph ceph.id=$client,ceph.client_mountpoint=$harbor_dir,ceph.keyfile=$secret_file,ceph.conf=$conf_file,$extra_options 0 0"
     if [ -f "$fstab" ] && grep -qxF "$line" "$fstab"; then
         echo "fstab already has: $line"
         return
@@ -80,11 +82,13 @@ ensure_mounted() {
         return
     fi
     act mkdir -p "$mount_path"
-    act mount -t ceph "$source_spec" "$mount_path" -o "name=$client,secretfile=$root$secret_file,$extra_options"
+    # Fail within 30 s when no monitor answers, instead of ceph-fuse's default 300.
+    act ceph-fuse --id "$client" --keyfile "$root$secret_file" -c "$root$conf_file" \
+        --client_mount_timeout 30 -r "$harbor_dir" "$mount_path"
     if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
         fail "$mount_path is not a mount point after mounting: refusing to go on"
     fi
-    echo "mounted $source_spec on $mount_path"
+    echo "mounted cephfs:/harbor as client.$client on $mount_path"
 }
 
 check_secret

@@ -25,6 +25,8 @@ for argument in "$@"; do
 done
 
 if [ "$skip_mds" = false ] && [ -n "${mds_hosts[*]}" ]; then
+    command -v ceph-deploy >/dev/null \
+        || { echo "bootstrap-cephfs: ceph-deploy not found: create the MDS daemons another way and run again with --skip-mds" >&2; exit 1; }
     ceph-deploy mds create "${mds_hosts[@]}"
 fi
 
@@ -45,13 +47,22 @@ else
     ceph fs new "$fs_name" "$metadata_pool" "$data_pool"
 fi
 
-# The Harbor directory must exist before a client limited to it can mount it.
+# The Harbor directory must exist before a client limited to it can mount it,
+# and only an active MDS can serve the mount that creates it.
+for _ in $(seq 1 120); do
+    ceph mds stat | grep -q 'up:active' && break
+    sleep 1
+done
+ceph mds stat | grep -q 'up:active' || { echo "bootstrap-cephfs: no MDS became active for $fs_name" >&2; exit 1; }
 scratch=$(mktemp -d)
 trap 'umount "$scratch" 2>/dev/null || true; rmdir "$scratch"' EXIT
-ceph-fuse --id admin -r / "$scratch" >/dev/null
-mkdir -p "$scratch/$harbor_dir"
-umount "$scratch"
-echo "directory /$harbor_dir exists on $fs_name"
+ceph-fuse --id admin --client_mount_timeout 30 -r / "$scratch" >/dev/null
+if [ -d "$scratch/$harbor_dir" ]; then
+    echo "directory /$harbor_dir exists on $fs_name: left as it is"
+else
+    mkdir -p "$scratch/$harbor_dir"
+    echo "created directory /$harbor_dir on $fs_name"
+fi
 
 echo "WARNING: the Harbor nodes mount as client.admin, which can do anything on the Ceph cluster." >&2
 echo "         Prefer a dedicated client: set cephfs.client in the topology and render again." >&2

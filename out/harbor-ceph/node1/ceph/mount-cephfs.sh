@@ -84,7 +84,7 @@ ensure_mounted() {
     if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
         fail "$mount_path is not a mount point after mounting: refusing to go on"
     fi
-    echo "mounted $source_spec on $mount_path"
+    echo "mounted cephfs:/harbor as client.$client on $mount_path"
 }
 
 check_secret

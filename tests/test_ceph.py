@@ -1,0 +1,164 @@
+"""The CephFS artifacts against a real single-node Ceph on 127.0.0.1 (ceph-fuse: the kernel here has no Ceph client)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from generator.pipeline import load_cluster
+from generator.writer import write_tree
+from tests.conftest import TOPOLOGIES, compiled, require_tool, secrets_for, write_secrets_file
+from tests.harness.ceph import CephCluster, is_mounted, mounts_of, unmount
+
+pytestmark = pytest.mark.real_component
+
+TOPOLOGY = TOPOLOGIES / "loopback.yaml"
+CEPH_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "ceph-authtool", "monmaptool", "ceph-fuse")
+
+
+@pytest.fixture(scope="module")
+def ceph(tmp_path_factory):
+    for tool in CEPH_TOOLS:
+        require_tool(tool)
+    cluster = CephCluster(tmp_path_factory.mktemp("ceph"))
+    mounts: list[Path] = []
+    cluster.mounts = mounts
+    started = time.monotonic()
+    try:
+        cluster.start()
+        cluster.started_in = time.monotonic() - started
+        yield cluster
+    finally:
+        for path in mounts:
+            unmount(path)
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    _, tree = compiled(TOPOLOGY)
+    out = tmp_path_factory.mktemp("render") / "loopback"
+    write_tree(tree, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def bootstrapped(ceph, rendered):
+    """The rendered bootstrap script, run once (the MDS is the fixture's, hence --skip-mds)."""
+    result = subprocess.run(["bash", str(rendered / "h1/ceph/bootstrap-cephfs.sh"), "--skip-mds"],
+                            capture_output=True, text=True, timeout=300, env=ceph.env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _state(ceph) -> tuple:
+    pools = {pool["pool_name"]: pool["pg_num"] for pool in ceph.ceph_json("osd", "pool", "ls", "detail")}
+    return pools, ceph.ceph_json("fs", "ls"), ceph.ceph_json("auth", "get", "client.harbor")
+
+
+def test_bootstrap_creates_pools_file_system_and_restricted_client_once(ceph, bootstrapped, rendered):
+    pools, filesystems, auth = _state(ceph)
+    assert pools["cephfs_data"] == 8 and pools["cephfs_metadata"] == 8
+    assert [(fs["name"], fs["metadata_pool"], fs["data_pools"]) for fs in filesystems] == [("cephfs", "cephfs_metadata", ["cephfs_data"])]
+    assert auth[0]["caps"] == {"mon": "allow r", "mds": "allow rw path=/harbor", "osd": "allow rw pool=cephfs_data"}
+    key = ceph.run("ceph", "auth", "get-key", "client.harbor").stdout.strip()
+    assert key in bootstrapped.stdout and "cephx_key_harbor: <key>" in bootstrapped.stdout
+
+    again = subprocess.run(["bash", str(rendered / "h1/ceph/bootstrap-cephfs.sh"), "--skip-mds"],
+                           capture_output=True, text=True, timeout=300, env=ceph.env)
+    assert again.returncode == 0, again.stderr
+    assert _state(ceph) == (pools, filesystems, auth)
+    assert again.stdout.count("left as it is") == 5  # two pools, the file system, the directory, the client
+
+
+def _harbor_node_apply(ceph, rendered, root: Path, secrets: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(rendered / "h2/apply.sh"), "--root", str(root), "--secrets", str(secrets)],
+                          capture_output=True, text=True, timeout=300, env={**os.environ, "CEPH_CONF": "/nonexistent"})
+
+
+@pytest.fixture(scope="module")
+def harbor_node(ceph, bootstrapped, rendered, tmp_path_factory, token_pair):
+    """Node h2 applied under a temporary root: its CephFS is mounted there by the rendered script, with fuse."""
+    key = ceph.run("ceph", "auth", "get-key", "client.harbor").stdout.strip()
+    directory = tmp_path_factory.mktemp("h2")
+    secrets = write_secrets_file(directory / "secrets.yaml", secrets_for(TOPOLOGY, token_pair, cephx_key_harbor=key))
+    root = directory / "root"
+    root.mkdir()
+    mount_path = root / "mnt/cephfs/harbor"
+    ceph.mounts.append(mount_path)
+    result = _harbor_node_apply(ceph, rendered, root, secrets)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {"root": root, "secrets": secrets, "mount": mount_path, "first": result}
+
+
+@pytest.fixture(scope="module")
+def admin_view(ceph, bootstrapped, tmp_path_factory):
+    """The whole file system, mounted as client.admin."""
+    path = tmp_path_factory.mktemp("admin-view")
+    ceph.run("ceph-fuse", "--id", "admin", "-r", "/", str(path))
+    ceph.mounts.append(path)
+    return path
+
+
+def test_mount_script_mounts_the_harbor_directory_as_the_restricted_client(harbor_node, admin_view):
+    assert is_mounted(harbor_node["mount"])
+    (harbor_node["mount"] / "probe.txt").write_text("written by h2\n")
+    assert (admin_view / "harbor" / "probe.txt").read_text() == "written by h2\n"
+    fstab = (harbor_node["root"] / "etc/fstab").read_text().splitlines()
+    assert fstab == [
+        "none /mnt/cephfs/harbor fuse.ceph ceph.id=harbor,ceph.client_mountpoint=/harbor,ceph.keyfile=/etc/ceph/harbor.secret,"
+        "ceph.conf=/etc/ceph/harborgen-loopback.conf,noatime,_netdev 0 0"
+    ]
+    assert oct((harbor_node["root"] / "etc/ceph/harbor.secret").stat().st_mode & 0o777) == "0o600"
+
+
+def test_restricted_client_cannot_mount_the_root(harbor_node, tmp_path):
+    root = harbor_node["root"]
+    target = tmp_path / "root-attempt"
+    target.mkdir()
+    result = subprocess.run(
+        ["ceph-fuse", "--id", "harbor", "--keyfile", str(root / "etc/ceph/harbor.secret"),
+         "-c", str(root / "etc/ceph/harborgen-loopback.conf"), "--client_mount_timeout", "20", "-r", "/", str(target)],
+        capture_output=True, text=True, timeout=120,
+    )
+    if is_mounted(target):
+        unmount(target)
+    assert result.returncode != 0
+    assert not is_mounted(target)
+
+
+def test_every_compose_host_directory_exists_on_cephfs(harbor_node, rendered, admin_view):
+    cluster = load_cluster(TOPOLOGY)
+    compose = yaml.safe_load((rendered / "h2/harbor/docker-compose.yml").read_text())
+    prefix = cluster.cephfs.harbor_root + "/"
+    hosts = {v.split(":")[0].rstrip("/") for s in compose["services"].values() for v in s.get("volumes", [])}
+    on_cephfs = sorted(h for h in hosts if h.startswith(prefix))
+    assert len(on_cephfs) >= 6
+    for host in on_cephfs:
+        path = admin_view / cluster.cephfs.harbor_dir / host.removeprefix(prefix)
+        assert path.exists(), f"{host} is not on CephFS"
+    assert (admin_view / "harbor/data/secretkey").stat().st_size == 16
+
+
+def test_a_second_apply_keeps_one_fstab_line_and_one_mount(ceph, harbor_node, rendered):
+    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["secrets"])
+    assert result.returncode == 0, result.stderr
+    assert "already mounted" in result.stdout and "wrote" not in result.stdout
+    assert len((harbor_node["root"] / "etc/fstab").read_text().splitlines()) == 1
+    assert mounts_of(harbor_node["mount"]) == 1
+
+
+def test_with_the_cluster_stopped_apply_refuses_to_go_on(ceph, harbor_node, rendered, admin_view):
+    """Last in this module: it stops the cluster."""
+    for path in list(ceph.mounts):
+        unmount(path)
+    ceph.stop()
+    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["secrets"])
+    assert result.returncode == 1
+    assert "CephFS is not mounted" in result.stderr
+    assert not is_mounted(harbor_node["mount"])
