@@ -37,10 +37,9 @@ out_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="harborgen")
 @click.option("--debug", is_flag=True, help="Show a traceback on failure.")
-@click.pass_context
-def cli(context: click.Context, debug: bool) -> None:
+def cli(debug: bool) -> None:
     """Compile a Harbor cluster topology into one bundle per machine."""
-    context.obj = {"debug": debug}
+    # --debug is read by main(), which owns the mapping of failures to exit codes.
 
 
 @cli.command("validate")
@@ -184,9 +183,9 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(str(error), err=True)
         sys.exit(exit_code_for(error))
-    except OSError as error:
+    except OSError as error:  # an I/O failure no stage turned into an OutputError
         if debug:
             raise
         click.echo(f"harborgen: {error}", err=True)
-        sys.exit(4)
+        sys.exit(exit_code_for(OutputError(str(error))))
     sys.exit(0)

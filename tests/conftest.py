@@ -56,13 +56,17 @@ def topology_case(request) -> tuple[str, Path]:
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say how many tests drove a real program, so a CI log shows they ran."""
-    real = [
-        report
-        for report in terminalreporter.stats.get("passed", [])
-        if "real_component" in getattr(report, "keywords", {})
-    ]
-    terminalreporter.write_line(f"real-component tests passed: {len(real)}")
+    """Say how many tests drove a real program, and how they ended, so a CI log shows they ran."""
+    counts = {
+        outcome: sum(
+            1 for report in terminalreporter.stats.get(outcome, [])
+            if "real_component" in getattr(report, "keywords", {}) and getattr(report, "when", "call") in ("call", "setup")
+        )
+        for outcome in ("passed", "skipped", "failed", "error")
+    }
+    terminalreporter.write_line(
+        "real-component tests: " + ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
+    )
 
 
 def pytest_configure(config):

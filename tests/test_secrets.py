@@ -131,32 +131,39 @@ def test_no_secret_value_reaches_the_committed_render_or_golden(token_pair):
                             assert line not in text, f"{secret_name} appears in {directory}/{name}"
 
 
-def test_materialize_fills_every_node_alike_and_keeps_secrets_private(tmp_path, token_pair):
-    values = secrets_for(TOPOLOGY, token_pair)
-    secrets = write_secrets_file(tmp_path / "s.yaml", values)
+def test_generate_then_materialize_fills_every_node_alike_and_keeps_secrets_private(tmp_path):
+    secrets = tmp_path / "s.yaml"
+    assert harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets)).returncode == 0
+    with secrets.open("a") as stream:
+        stream.write("cephx_key_admin: AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==\n")
+    values = yaml.safe_load(secrets.read_text())
     out = tmp_path / "shipping"
     result = harborgen("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(out))
     assert result.returncode == 0, result.stderr
     cluster_dir = out / "harbor-ceph"
-    assert stat.S_IMODE(out.joinpath("harbor-ceph").stat().st_mode) == 0o700
+    assert stat.S_IMODE(cluster_dir.stat().st_mode) == 0o700
     keys, configs = set(), set()
     for node in ("admin", "node0", "node1"):
         bundle = cluster_dir / node
-        cfg = read_cfg((bundle / "harbor/harbor.cfg").read_text(), python2=True)
-        env = adminserver_env((bundle / "harbor/common/templates/adminserver/env").read_text(), cfg)
-        assert env["MYSQL_PWD"] == values["harbor_db_password"]
-        assert env["HARBOR_ADMIN_PASSWORD"] == values["harbor_admin_password"]
-        private_key = bundle / "harbor/common/templates/ui/private_key.pem"
-        assert stat.S_IMODE(private_key.stat().st_mode) == 0o600
-        assert stat.S_IMODE((bundle / "harbor/harbor.cfg").stat().st_mode) == 0o600
+        for python2 in (False, True):
+            cfg = read_cfg((bundle / "harbor/harbor.cfg").read_text(), python2=python2)
+            env = adminserver_env((bundle / "harbor/common/templates/adminserver/env").read_text(), cfg)
+            assert env["MYSQL_PWD"] == values["harbor_db_password"]
+            assert env["HARBOR_ADMIN_PASSWORD"] == values["harbor_admin_password"]
+        for private in ("harbor/common/templates/ui/private_key.pem", "harbor/harbor.cfg", "shared/secretkey", "ceph/admin.secret"):
+            assert stat.S_IMODE((bundle / private).stat().st_mode) == 0o600, private
         assert (bundle / "shared/secretkey").read_text() == values["harbor_secretkey"]
-        keys.add(private_key.read_bytes() + (bundle / "harbor/common/templates/registry/root.crt").read_bytes())
+        keys.add((bundle / "harbor/common/templates/ui/private_key.pem").read_bytes()
+                 + (bundle / "harbor/common/templates/registry/root.crt").read_bytes())
         configs.add((bundle / "harbor/common/templates/registry/config.yml").read_bytes())
         assert subprocess.run(["sha256sum", "--quiet", "-c", "MANIFEST.sha256"], cwd=bundle).returncode == 0
     assert len(keys) == 1 and len(configs) == 1
     for path in cluster_dir.rglob("*"):
         if path.is_file():
             assert not placeholders_in(path.read_bytes()), f"{path} keeps a placeholder"
+    committed = "".join(p.read_text() for p in (ROOT / "out").rglob("*") if p.is_file())
+    for name, value in values.items():
+        assert value not in committed, f"{name} occurs in the committed render"
 
 
 def test_materialize_refuses_the_committed_render_directory(tmp_path, token_pair):
