@@ -18,6 +18,7 @@ from .secretstore import (
     check_secrets,
     file_mode_problem,
     generate_missing,
+    how_to_obtain,
     needed_secrets,
     read_secrets,
 )
@@ -108,15 +109,7 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
         click.echo(f"added {name}")
     click.echo(f"{secrets_file}: {len(added)} added, {len(existing)} kept as they were")
     for name in impossible:
-        if name == cluster.cephfs.key.name:
-            click.echo(
-                f"missing {name}: harborgen cannot invent a cephx key. On the ceph-admin node run "
-                f"'ceph auth get-key client.{cluster.cephfs.client}' (ceph/bootstrap-cephfs.sh prints it) "
-                f"and add the line '{name}: <key>' to {secrets_file}",
-                err=True,
-            )
-        else:
-            click.echo(f"missing {name}: its key pair is half present; remove both token_* entries to make a new pair", err=True)
+        click.echo(f"missing {name}: harborgen cannot make it: {how_to_obtain(cluster, name)} in {secrets_file}", err=True)
 
 
 @secrets_group.command("check")

@@ -80,7 +80,7 @@ def check_secrets(cluster: Cluster, needed: dict[str, frozenset[str]], secrets: 
     for name, contexts in needed.items():
         value = secrets.values.get(name)
         if value is None:
-            problems.append(secrets.diagnostic(name, f"missing ({_how_to_obtain(cluster, name)})"))
+            problems.append(secrets.diagnostic(name, f"missing ({how_to_obtain(cluster, name)})"))
             continue
         for problem in value_problems(value, contexts):
             problems.append(secrets.diagnostic(name, f"the value {problem}"))
@@ -97,13 +97,16 @@ def file_mode_problem(path: Path) -> Diagnostic | None:
     return None
 
 
-def _how_to_obtain(cluster: Cluster, name: str) -> str:
+def how_to_obtain(cluster: Cluster, name: str) -> str:
+    """What the operator does to supply a secret that is missing."""
     if name == cluster.cephfs.key.name:
         client = cluster.cephfs.client
         return (
             f"run 'ceph auth get-key client.{client}' on the ceph-admin node (bootstrap-cephfs.sh prints it) "
             f"and add it as '{name}: <key>'"
         )
+    if name in (TOKEN_PRIVATE_KEY, TOKEN_CERTIFICATE):
+        return f"{TOKEN_PRIVATE_KEY} and {TOKEN_CERTIFICATE} are one pair: remove the half that is there and run 'harborgen secrets generate'"
     return "run 'harborgen secrets generate' to add it"
 
 

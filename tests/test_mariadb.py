@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from generator.materialize import materialize
 from generator.secrets import value_problems
 from generator.secretstore import needed_secrets
 from generator.writer import write_tree
+from tests.harness.processes import stop
 from tests.conftest import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for
 
 pytestmark = pytest.mark.real_component
@@ -51,12 +51,7 @@ def mariadb(tmp_path_factory):
             time.sleep(0.3)
         yield {"socket": socket, "directory": directory}
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process)
 
 
 def _admin(mariadb, sql: str) -> str:

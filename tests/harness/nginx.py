@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+from tests.harness.processes import stop
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAMS = {"h1": "127.0.0.11", "h2": "127.0.0.12", "h3": "127.0.0.13"}
@@ -33,16 +34,6 @@ def wait_for_port(address: str, port: int, process: subprocess.Popen, log: Path 
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing listens on {address}:{port}")
             time.sleep(0.05)
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 class Upstreams:
