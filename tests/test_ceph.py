@@ -77,8 +77,10 @@ def test_bootstrap_creates_pools_file_system_and_restricted_client_once(ceph, bo
 
 
 def _harbor_node_apply(ceph, rendered, root: Path, secrets: Path) -> subprocess.CompletedProcess:
+    # CEPH_CONF points nowhere: the rendered scripts must bring their own client configuration.
+    env = {**os.environ, "CEPH_CONF": "/nonexistent", "CEPHFS_MOUNT_TIMEOUT": "5"}
     return subprocess.run(["bash", str(rendered / "h2/apply.sh"), "--root", str(root), "--secrets", str(secrets)],
-                          capture_output=True, text=True, timeout=300, env={**os.environ, "CEPH_CONF": "/nonexistent"})
+                          capture_output=True, text=True, timeout=300, env=env)
 
 
 @pytest.fixture(scope="module")

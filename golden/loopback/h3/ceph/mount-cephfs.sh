@@ -7,6 +7,7 @@
 # never start Harbor after it failed.
 #   usage: mount-cephfs.sh [--dry-run] [--root DIR]
 #   --root DIR  act on DIR/etc/fstab, DIR/etc/ceph and DIR/<mount point> (for tests)
+# CEPHFS_MOUNT_TIMEOUT: seconds ceph-fuse waits for the cluster before giving up (default 30).
 # The cephx key must be in /etc/ceph/harbor.secret (apply.sh installs it, mode 0600).
 set -euo pipefail
 
@@ -82,9 +83,9 @@ ensure_mounted() {
         return
     fi
     act mkdir -p "$mount_path"
-    # Fail within 30 s when no monitor answers, instead of ceph-fuse's default 300.
+    # Fail soon when no monitor answers, instead of after ceph-fuse's default 300 s.
     act ceph-fuse --id "$client" --keyfile "$root$secret_file" -c "$root$conf_file" \
-        --client_mount_timeout 30 -r "$harbor_dir" "$mount_path"
+        --client_mount_timeout "${CEPHFS_MOUNT_TIMEOUT:-30}" -r "$harbor_dir" "$mount_path"
     if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
         fail "$mount_path is not a mount point after mounting: refusing to go on"
     fi
