@@ -9,7 +9,6 @@ several documents, tab characters and a root that is not a mapping.
 from __future__ import annotations
 
 import datetime
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +71,8 @@ def dotted(path: Path_) -> str:
     return text
 
 
-def load_file(path: Path, display_name: str | None = None) -> Located:
-    name = display_name or str(path)
+def load_file(path: Path) -> Located:
+    name = str(path)
     try:
         raw = path.read_bytes()
     except OSError as error:
@@ -94,7 +93,7 @@ def load_text(raw: bytes, name: str) -> Located:
     if problems:
         raise InputError(problems)
     yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    yaml.allow_duplicate_keys = False  # the event scan reports them first, with their paths
     try:
         problems = _forbidden_constructs(yaml, text, name)
         if problems:
@@ -213,15 +212,7 @@ def _syntax_diagnostic(error: MarkedYAMLError, name: str) -> Diagnostic:
     mark = error.problem_mark or error.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = error.problem or error.context or "invalid YAML"
-    if "duplicate key" in str(what) or "found duplicate key" in str(error):
-        key = _duplicate_key_name(error)
-        return Diagnostic(name, line, column, "", f"duplicate key {key!r} (each key may appear once per mapping)")
     return Diagnostic(name, line, column, "", f"YAML syntax error: {what}")
-
-
-def _duplicate_key_name(error: MarkedYAMLError) -> str:
-    match = re.search(r'duplicate key "(.*?)" with value', str(error.problem or ""))
-    return match.group(1) if match else "?"
 
 
 def _plain(node: Any, path: Path_, values: dict, keys: dict) -> Any:
