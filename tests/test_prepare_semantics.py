@@ -66,7 +66,7 @@ def test_adminserver_template_differs_from_stock_only_in_database_and_reset(topo
     for node in cluster.harbor_nodes:
         ours = [line for line in _node_texts(tree, node.name)[1].splitlines() if not line.startswith("#")]
         assert [line.split("=")[0] for line in ours] == [line.split("=")[0] for line in stock]
-        different = {a.split("=")[0] for a, b in zip(ours, stock) if a != b}
+        different = {a.split("=")[0] for a, b in zip(ours, stock, strict=True) if a != b}
         assert different <= changed, different
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from generator.secrets import CONTEXTS, FILE_CONTEXTS, contexts_of_file, placeholders_in, value_problems
 from generator.secretstore import needed_secrets, quote
-from tests.conftest import GOLDEN, ROOT, compiled, golden_topologies, secrets_for, write_secrets_file
+from tests.conftest import GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
 
 TOPOLOGY = ROOT / "topology.yaml"

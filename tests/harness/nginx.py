@@ -30,9 +30,9 @@ def wait_for_port(address: str, port: int, process: subprocess.Popen, log: Path 
             return
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(f"{process.args[0]} exited: {log.read_text() if log and log.exists() else ''}")
+                raise RuntimeError(f"{process.args[0]} exited: {log.read_text() if log and log.exists() else ''}") from None
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on {address}:{port}")
+                raise RuntimeError(f"nothing listens on {address}:{port}") from None
             time.sleep(0.05)
 
 
