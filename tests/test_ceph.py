@@ -86,7 +86,10 @@ def _harbor_node_apply(ceph, rendered, root: Path, secrets: Path) -> subprocess.
 @pytest.fixture(scope="module")
 def harbor_node(ceph, bootstrapped, rendered, tmp_path_factory, token_pair):
     """Node h2 applied under a temporary root: its CephFS is mounted there by the rendered script, with fuse."""
-    key = ceph.run("ceph", "auth", "get-key", "client.harbor").stdout.strip()
+    # The key as the bootstrap script reports it, put where it says.
+    lines = bootstrapped.stdout.splitlines()
+    key = lines[lines.index("Key of client.harbor (ceph auth get-key client.harbor):") + 1]
+    assert "cephx_key_harbor: <key>" in bootstrapped.stdout
     directory = tmp_path_factory.mktemp("h2")
     secrets = write_secrets_file(directory / "secrets.yaml", secrets_for(TOPOLOGY, token_pair, cephx_key_harbor=key))
     root = directory / "root"

@@ -264,3 +264,23 @@ def test_accepted_passwords_survive_docker_compose_v1_env_file_reader(tmp_path, 
     result = subprocess.run([interpreter, "-c", program, *expected], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert __import__("json").loads(result.stdout) == expected
+
+
+@pytest.mark.parametrize("value", HOSTILE + ["Abc123+/=._~-xyz"], ids=lambda v: repr(v)[:24])
+def test_hostile_http_secret_is_refused_or_read_back_by_prepare_and_the_registry(value, token_pair):
+    """registry config.yml is a string.Template that prepare fills, then YAML the registry reads."""
+    from string import Template
+
+    from generator.materialize import materialize
+
+    contexts = needed_secrets(compiled(TOPOLOGY)[1])["registry_http_secret"]
+    problems = value_problems(value, contexts)
+    if problems:
+        assert all("registry config.yml" in p or "string.Template" in p or "control character" in p for p in problems), problems
+        return
+    _, tree = compiled(TOPOLOGY)
+    filled = materialize(tree, secrets_for(TOPOLOGY, token_pair, registry_http_secret=value))
+    template = filled["node1/harbor/common/templates/registry/config.yml"].content.decode()
+    config = yaml.safe_load(Template(template).substitute(ui_url="http://10.222.76.70"))
+    assert config["http"]["secret"] == value
+    assert config["auth"]["token"]["realm"] == "http://10.222.76.70/service/token"
