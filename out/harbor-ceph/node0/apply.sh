@@ -158,7 +158,8 @@ secret_problem() {
 
 check_secrets() {
     local name context problem problems=0
-    for name in "${!needed[@]}"; do
+    # ${a[@]+...}: bash before 4.4 (CentOS 7) calls an empty array unbound under set -u.
+    for name in ${needed[@]+"${!needed[@]}"}; do
         if [ -z "${secret[$name]+set}" ]; then
             echo "apply: secret $name: missing from $secrets_file" >&2
             problems=$((problems + 1))
@@ -191,7 +192,7 @@ fi
 fill() {
     local source=$1 name placeholder value quote="'"
     IFS= read -r -d '' FILLED < "$source" || true
-    for name in "${!secret[@]}"; do
+    for name in ${secret[@]+"${!secret[@]}"}; do
         placeholder="HARBORGEN_SECRET[$name]"
         [[ $FILLED == *"$placeholder"* ]] || continue
         value=${secret[$name]}

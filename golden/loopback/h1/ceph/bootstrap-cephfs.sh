@@ -24,7 +24,7 @@ for argument in "$@"; do
     esac
 done
 
-if [ "$skip_mds" = false ] && [ -n "${mds_hosts[*]}" ]; then
+if [ "$skip_mds" = false ] && [ -n "${mds_hosts[*]+set}" ]; then
     command -v ceph-deploy >/dev/null \
         || { echo "bootstrap-cephfs: ceph-deploy not found: create the MDS daemons another way and run again with --skip-mds" >&2; exit 1; }
     ceph-deploy mds create "${mds_hosts[@]}"
