@@ -8,7 +8,6 @@ and fills the adminserver env template with ``string.Template.substitute``.
 from __future__ import annotations
 
 import configparser
-import re
 from string import Template
 
 
@@ -21,10 +20,11 @@ def read_cfg(text: str, *, python2: bool) -> dict[str, str]:
 
 
 def _python2_value(value: str) -> str:
-    # Python 2's RawConfigParser: a ';' preceded by white space starts a comment.
-    match = re.search(r"\s;", value)
-    if match:
-        value = value[: match.start()]
+    # Python 2.7's RawConfigParser._read: only the first ';' is looked at, and it
+    # starts a comment when white space precedes it; then strip, and '""' is empty.
+    position = value.find(";")
+    if position > 0 and value[position - 1].isspace():
+        value = value[:position]
     value = value.strip()
     return "" if value == '""' else value
 
