@@ -66,6 +66,7 @@ def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
     key_file = root / "etc/ceph/admin.secret"
     assert key_file.read_text() == CEPHX_TEST_KEY + "\n"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((root / "etc/fstab").stat().st_mode) == 0o644
     fstab_lines = (root / "etc/fstab").read_text().splitlines()
     assert fstab_lines == [
         "10.222.77.73:6789:/harbor /mnt/cephfs/harbor ceph name=admin,secretfile=/etc/ceph/admin.secret,noatime,_netdev 0 0"

@@ -10,6 +10,7 @@
 # CEPHFS_MOUNT_TIMEOUT: seconds ceph-fuse waits for the cluster before giving up (default 30).
 # The cephx key must be in /etc/ceph/harbor.secret (apply.sh installs it, mode 0600).
 set -euo pipefail
+umask 022
 
 source_spec='none'
 conf_file='/etc/ceph/harborgen-loopback.conf'
@@ -73,6 +74,7 @@ ensure_fstab_line() {
         awk -v target="$target" '$2 != target' "$fstab"
         printf '%s\n' "$line"
     } > "$fstab.harborgen"
+    chmod 0644 "$fstab.harborgen"
     mv "$fstab.harborgen" "$fstab"
     echo "fstab: $line"
 }

@@ -9,6 +9,7 @@
 #   --root DIR  act on DIR/etc/fstab, DIR/etc/ceph and DIR/<mount point> (for tests)
 # The cephx key must be in /etc/ceph/harbor-nodes.secret (apply.sh installs it, mode 0600).
 set -euo pipefail
+umask 022
 
 source_spec='10.222.77.73:6789,10.222.78.7:6789:/harbor'
 target='/mnt/cephfs/harbor'
@@ -70,6 +71,7 @@ ensure_fstab_line() {
         awk -v target="$target" '$2 != target' "$fstab"
         printf '%s\n' "$line"
     } > "$fstab.harborgen"
+    chmod 0644 "$fstab.harborgen"
     mv "$fstab.harborgen" "$fstab"
     echo "fstab: $line"
 }
