@@ -21,7 +21,7 @@ TOPOLOGY = ROOT / "topology.yaml"
 HOSTILE = [
     "dollar$sign", "$HOME", "${HOME}", "percent%s", "hash#tag", "a #comment", "it's", 'say "hi"', "back\\slash",
     "semi;colon", "a ;comment", "with space", " leading", "trailing ", "ünïcödé", "ends-ü", "`id`", "$(reboot)",
-    "x" * 64, "a\nb", "tab\there", "'quoted'", '"quoted"', "&amp;", "=equals=", "\u00a0nbsp",
+    "x" * 64, "a\nb", "tab\there", "'quoted'", '"quoted"', "&amp;", "=equals=", "\u00a0nbsp", "pä-ss wörd",
 ]
 
 
