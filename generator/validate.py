@@ -93,7 +93,7 @@ def _describe(error: ValidationError, located: Located) -> Diagnostic:
     if kind == "additionalProperties":
         return _unknown_keys(error, located, path)
     if kind == "required":
-        missing = error.message.split("'")[1]  # jsonschema yields one error per missing key
+        missing = _missing_key(error)
         line, column = located.position(path, of_key=True)
         where = dotted(path) or "the top level"
         return Diagnostic(located.file, line, column, dotted((*path, missing)), f"missing required key (expected {missing!r} in {where})")
@@ -105,11 +105,16 @@ def _describe(error: ValidationError, located: Located) -> Diagnostic:
     return located.diagnostic(path, _sentence(error))
 
 
+def _missing_key(error: ValidationError) -> str:
+    # jsonschema yields one "'KEY' is a required property" error per missing key.
+    return error.message.split("'")[1]
+
+
 def _explained_by_misspelling(error: ValidationError, errors: list[ValidationError]) -> bool:
     """A missing key that an unknown sibling key is a misspelling of: the hint says it all."""
     if error.validator != "required":
         return False
-    missing = error.message.split("'")[1]
+    missing = _missing_key(error)
     for other in errors:
         if other.validator == "additionalProperties" and other.absolute_path == error.absolute_path:
             unknown = set(other.instance) - set(other.schema.get("properties", {}))

@@ -16,7 +16,7 @@ def render_mount_script(renderer: Renderer, cluster: Cluster, node: Node) -> Art
 
 def render_client_secret(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     return render_template(
-        renderer, cluster, node, "ceph/client.secret.j2", f"ceph/{cluster.cephfs.client}.secret",
+        renderer, cluster, node, "secrets/whole-file.j2", f"ceph/{cluster.cephfs.client}.secret",
         secret=cluster.cephfs.key,
     )
 

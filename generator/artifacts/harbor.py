@@ -34,14 +34,14 @@ def render_registry_config(renderer: Renderer, cluster: Cluster, node: Node) -> 
 
 def render_token_private_key(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     return render_template(
-        renderer, cluster, node, "harbor/secret-file.j2", "harbor/common/templates/ui/private_key.pem",
+        renderer, cluster, node, "secrets/whole-file.j2", "harbor/common/templates/ui/private_key.pem",
         secret=cluster.harbor.token_private_key,
     )
 
 
 def render_token_certificate(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     return render_template(
-        renderer, cluster, node, "harbor/secret-file.j2", "harbor/common/templates/registry/root.crt",
+        renderer, cluster, node, "secrets/whole-file.j2", "harbor/common/templates/registry/root.crt",
         secret=cluster.harbor.token_certificate,
     )
 
