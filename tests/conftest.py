@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,13 @@ TOPOLOGIES = ROOT / "tests" / "topologies"
 GOLDEN = ROOT / "golden"
 REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
 IN_CI = os.environ.get("CI") == "true"
+
+
+def run_harborgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=120, cwd=cwd or ROOT
+    )
 
 
 def golden_topologies() -> dict[str, Path]:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 
-from tests.conftest import ROOT
+from tests.conftest import run_harborgen, ROOT
 
 TOPOLOGY = ROOT / "topology.yaml"
 
 
-def harborgen(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=60, cwd=cwd or ROOT
-    )
+harborgen = run_harborgen
 
 
 def test_validate_accepts_the_seed_topology():

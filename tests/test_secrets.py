@@ -6,14 +6,13 @@ import os
 import re
 import stat
 import subprocess
-import sys
 
 import pytest
 import yaml
 
 from generator.secrets import CONTEXTS, FILE_CONTEXTS, contexts_of_file, placeholders_in, value_problems
 from generator.secretstore import needed_secrets, quote
-from tests.conftest import GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
+from tests.conftest import run_harborgen, GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
 
 TOPOLOGY = ROOT / "topology.yaml"
@@ -25,8 +24,7 @@ HOSTILE = [
 ]
 
 
-def harborgen(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+harborgen = run_harborgen
 
 
 def test_every_placeholder_lands_in_a_known_context(topology_case):
