@@ -9,6 +9,9 @@ several documents, tab characters and a root that is not a mapping.
 from __future__ import annotations
 
 import datetime
+import os
+import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,15 +77,49 @@ def dotted(path: Path_) -> str:
 def load_file(path: Path) -> Located:
     name = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path, MAX_DOCUMENT_BYTES)
     except OSError as error:
         raise InputError([Diagnostic(name, 1, 1, "", f"cannot read the file ({error.strerror})")]) from error
+    except NotARegularFile as error:
+        raise InputError([Diagnostic(name, 1, 1, "", f"is {error} (expected a regular file)")]) from error
     return load_text(raw, name)
+
+
+class NotARegularFile(Exception):
+    """The path names a FIFO, a device, a directory or a socket: reading it could hang or never end."""
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """At most limit + 1 bytes of a regular file: enough to refuse a larger one without reading it all."""
+    # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(_file_kind(mode))
+        chunks, remaining = [], limit + 1
+        while remaining > 0:
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
 
 
 def load_text(raw: bytes, name: str) -> Located:
     if len(raw) > MAX_DOCUMENT_BYTES:
-        raise InputError([Diagnostic(name, 1, 1, "", f"the document is {len(raw)} bytes (expected at most {MAX_DOCUMENT_BYTES})")])
+        raise InputError([Diagnostic(name, 1, 1, "", f"the document is over {MAX_DOCUMENT_BYTES} bytes (expected at most {MAX_DOCUMENT_BYTES})")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -186,6 +223,12 @@ def _forbidden_constructs(yaml: YAML, text: str, name: str) -> list[Diagnostic]:
                     refuse(event, f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
                 if _explicit_tag(event) is not None:
                     refuse(event, f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)", path)
+            if isinstance(event, ScalarEvent):
+                text_problem = _text_problem(event.value)
+                if text_problem:
+                    refuse(event, text_problem, path)
+                if is_key and event.value == "<<" and event.style is None:
+                    refuse(event, "merge key '<<' (merge keys are not accepted: write the keys out)", path)
             key_text = event.value if is_key and isinstance(event, ScalarEvent) else None
             if key_text is not None and keys is not None:
                 if key_text in keys:
@@ -196,6 +239,25 @@ def _forbidden_constructs(yaml: YAML, text: str, name: str) -> list[Diagnostic]:
             else:
                 paths.advance(key_text)
     return problems
+
+
+# Characters that change how text is shown without showing themselves: a committed
+# render that people review must not hide them (bidi embeddings, overrides and
+# isolates; zero-width space, joiners and the byte-order mark).
+INVISIBLE_CHARACTERS = frozenset(
+    [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)] + ["\u200b", "\u200c", "\u200d", "\ufeff"]
+)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a scalar's text cannot be carried into a file, or None."""
+    for character in text:
+        if 0xD800 <= ord(character) <= 0xDFFF:
+            return f"contains a lone surrogate U+{ord(character):04X}, which is not valid UTF-8 (expected real characters)"
+        if character in INVISIBLE_CHARACTERS:
+            name = unicodedata.name(character, "an invisible character")
+            return f"contains U+{ord(character):04X} ({name}), which is invisible in review (expected visible text only)"
+    return None
 
 
 def _explicit_tag(event: NodeEvent) -> str | None:
