@@ -14,7 +14,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from . import crosscheck
@@ -34,6 +34,17 @@ _JSON_TYPES = {
 }
 
 
+def _is_strict_integer(checker, instance: Any) -> bool:
+    # JSON Schema counts 80.0 as an integer; nginx, MySQL and Ceph do not read it as one.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+TopologyValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_strict_integer),
+)
+
+
 @lru_cache(maxsize=1)
 def topology_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
@@ -42,7 +53,7 @@ def topology_schema() -> dict[str, Any]:
 def validate(located: Located) -> dict[str, Any]:
     """Every problem at once, or the document with the schema's defaults filled in."""
     schema = topology_schema()
-    validator = Draft202012Validator(schema, format_checker=format_checker())
+    validator = TopologyValidator(schema, format_checker=format_checker())
     errors = list(validator.iter_errors(located.data))
     problems = [_describe(error, located) for error in errors if not _explained_by_misspelling(error, errors)]
     if problems:
