@@ -6,7 +6,17 @@ decided in exactly one place, ``EXIT_CODES`` below, which the CLI consults.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Line breaks, other control characters, lone surrogates and the invisible format
+# characters: a diagnostic is one line, and shows what it quotes.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\u200b-\u200d\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """text with every unprintable character spelt as an escape (\\r, \\x00, \\u202e)."""
+    return _UNPRINTABLE.sub(lambda match: repr(match.group(0))[1:-1], text)
 
 
 @dataclass(frozen=True, order=True)
@@ -20,8 +30,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        where = f"{printable(self.file)}:{self.line}:{self.column}"
+        path, message = printable(self.path), printable(self.message)
+        return f"{where}: {path}: {message}" if path else f"{where}: {message}"
 
 
 class HarborgenError(Exception):
