@@ -22,7 +22,7 @@ from .secretstore import (
     needed_secrets,
     read_secrets,
 )
-from .writer import compare, write_tree
+from .writer import WriteResult, compare, write_tree
 
 DEFAULT_OUT = Path("out")
 
@@ -59,6 +59,7 @@ def render_command(topology: Path, out_dir: Path) -> None:
     cluster = load_cluster(topology)
     tree = compile_cluster(cluster)
     result = write_tree(tree, out_dir / cluster.name)
+    _report_leftovers(result)
     for path in result.written:
         click.echo(f"wrote {out_dir / cluster.name / path}")
     for path in result.removed:
@@ -146,7 +147,13 @@ def materialize_command(topology: Path, secrets_file: Path, out_dir: Path) -> No
     tree = compile_cluster(cluster)
     secrets = _check_secrets_or_fail(cluster, needed_secrets(tree), secrets_file)
     result = write_tree(materialize(tree, secrets.values), out_dir / cluster.name, private=True)
+    _report_leftovers(result)
     click.echo(f"{out_dir / cluster.name}: {len(result.written)} written, {len(result.removed)} removed, {result.unchanged} unchanged")
+
+
+def _report_leftovers(result: WriteResult) -> None:
+    for leftover in result.cleaned:
+        click.echo(f"removed {leftover}, left by an interrupted run")
 
 
 def _refuse_committed_directory(topology: Path, out_dir: Path) -> None:

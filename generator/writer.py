@@ -5,16 +5,26 @@ A render builds the complete new tree in a sibling temporary directory
 and time stamps), then swaps it in with two renames. Whatever interrupts a
 render, ``out/<cluster>/`` holds either the old tree or the new one; the one
 window between the renames is repaired by the next run.
+
+Every run that writes holds an exclusive lock on ``out/.<cluster>.lock``, so two
+runs never mix their trees; under it, leftovers of killed runs are removed.
+Nothing under ``out/<cluster>/`` is ever followed or opened unless it is a
+regular file: a link or a FIFO there is drift, and a render replaces it.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import stat
 import tempfile
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from .bundle import MANIFEST, Tree, sha256
 from .artifacts import Artifact
@@ -23,6 +33,8 @@ from .errors import OutputError
 FILE_MODE = 0o644
 EXECUTABLE_MODE = 0o755
 SECRET_MODE = 0o600
+LOCK_TIMEOUT_SECONDS = 60.0
+STAGING_INFIX = ".new-"
 
 
 @dataclass(frozen=True)
@@ -33,18 +45,17 @@ class Drift:
     extra: tuple[str, ...] = ()
     stale: tuple[str, ...] = ()  # what an older render wrote; a new render replaces it
     edited: tuple[str, ...] = ()  # changed by hand since it was rendered
+    not_regular: tuple[str, ...] = ()  # a link, FIFO or directory where a file belongs: never followed
     unchanged: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def clean(self) -> bool:
-        return not (self.missing or self.extra or self.stale or self.edited)
+        return not (self.missing or self.extra or self.stale or self.edited or self.not_regular)
 
     def report(self) -> list[str]:
-        return [
-            f"{kind}: {path}"
-            for kind, paths in (("missing", self.missing), ("extra", self.extra), ("stale", self.stale), ("hand-edited", self.edited))
-            for path in paths
-        ]
+        kinds = (("missing", self.missing), ("extra", self.extra), ("stale", self.stale),
+                 ("hand-edited", self.edited), ("not a regular file", self.not_regular))
+        return [f"{kind}: {path}" for kind, paths in kinds for path in paths]
 
 
 def mode_of(artifact: Artifact) -> int:
@@ -54,20 +65,31 @@ def mode_of(artifact: Artifact) -> int:
 
 
 def compare(tree: Tree, cluster_dir: Path) -> Drift:
-    on_disk = _files_under(cluster_dir)
+    """How cluster_dir differs from tree; a shared lock keeps a render from swapping trees meanwhile."""
+    _refuse_link(cluster_dir)
+    with _lock(cluster_dir, exclusive=False):
+        return _compare(tree, cluster_dir)
+
+
+def _compare(tree: Tree, cluster_dir: Path) -> Drift:
+    on_disk = _entries_under(cluster_dir)
     recorded = _recorded_hashes(cluster_dir)
-    missing, stale, edited, unchanged = [], [], [], []
+    missing, stale, edited, not_regular, unchanged = [], [], [], [], []
     for path, artifact in sorted(tree.items()):
         if path not in on_disk:
             missing.append(path)
-        elif _matches(cluster_dir / path, artifact):
+            continue
+        content = _read_regular(cluster_dir / path)
+        if content is None:
+            not_regular.append(path)
+        elif content == artifact.content and mode_matches(on_disk[path], artifact):
             unchanged.append(path)
-        elif path in recorded and recorded[path] != sha256((cluster_dir / path).read_bytes()):
+        elif path in recorded and recorded[path] != sha256(content):
             edited.append(path)
         else:
             stale.append(path)
-    extra = sorted(on_disk - tree.keys())
-    return Drift(tuple(missing), tuple(extra), tuple(stale), tuple(edited), tuple(unchanged))
+    extra = sorted(on_disk.keys() - tree.keys())
+    return Drift(tuple(missing), tuple(extra), tuple(stale), tuple(edited), tuple(not_regular), tuple(unchanged))
 
 
 @dataclass(frozen=True)
@@ -75,30 +97,97 @@ class WriteResult:
     written: tuple[str, ...]
     removed: tuple[str, ...]
     unchanged: int
+    cleaned: tuple[str, ...] = ()  # leftovers of interrupted runs, removed under the lock
 
 
 def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False) -> WriteResult:
     """Make cluster_dir hold exactly tree, writing only what differs; private: directories 0700."""
+    _refuse_link(cluster_dir)
     try:
-        _recover_interrupted_swap(cluster_dir)
-        drift = compare(tree, cluster_dir)
-        result = WriteResult(
-            written=tuple(sorted(drift.missing + drift.stale + drift.edited)),
-            removed=drift.extra,
-            unchanged=len(drift.unchanged),
-        )
-        if drift.clean:
-            return result
         cluster_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{cluster_dir.name}.new-", dir=cluster_dir.parent))
-        try:
-            _fill(staging, tree, cluster_dir, set(drift.unchanged), 0o700 if private else 0o755)
-            _swap_in(staging, cluster_dir)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return result
+        with _lock(cluster_dir, exclusive=True):
+            cleaned = _remove_leftovers(cluster_dir)
+            _recover_interrupted_swap(cluster_dir)
+            drift = _compare(tree, cluster_dir)
+            result = WriteResult(
+                written=tuple(sorted(drift.missing + drift.stale + drift.edited + drift.not_regular)),
+                removed=drift.extra,
+                unchanged=len(drift.unchanged),
+                cleaned=cleaned,
+            )
+            if not drift.clean:
+                _write_staged(tree, cluster_dir, set(drift.unchanged), 0o700 if private else 0o755)
+            return result
     except OSError as error:
         raise OutputError(f"cannot write {cluster_dir}: {error}") from error
+
+
+def _write_staged(tree: Tree, cluster_dir: Path, unchanged: set[str], directory_mode: int) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=f".{cluster_dir.name}{STAGING_INFIX}", dir=cluster_dir.parent))
+    try:
+        _fill(staging, tree, cluster_dir, unchanged, directory_mode)
+        _swap_in(staging, cluster_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _refuse_link(cluster_dir: Path) -> None:
+    if cluster_dir.is_symlink():
+        raise OutputError(
+            f"{cluster_dir} is a symbolic link: harborgen never writes through one "
+            f"(remove the link, or give --out the directory that holds the real {cluster_dir.name}/)"
+        )
+
+
+def lock_path(cluster_dir: Path) -> Path:
+    return cluster_dir.parent / f".{cluster_dir.name}.lock"
+
+
+@contextmanager
+def _lock(cluster_dir: Path, *, exclusive: bool) -> Iterator[None]:
+    """flock on out/.<cluster>.lock, waited for a bounded time; a reader without the file goes on unlocked."""
+    path = lock_path(cluster_dir)
+    flags = os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY)
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as error:
+        if exclusive or error.errno not in (errno.ENOENT, errno.EACCES, errno.ELOOP):
+            raise OutputError(f"cannot open the lock file {path}: {error.strerror}") from error
+        yield  # nothing has rendered here yet, or the reader may not create files: nothing to wait for
+        return
+    try:
+        _acquire(descriptor, path, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _acquire(descriptor: int, path: Path, operation: int) -> None:
+    timeout = float(os.environ.get("HARBORGEN_LOCK_TIMEOUT", LOCK_TIMEOUT_SECONDS))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(descriptor, operation | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OutputError(
+                    f"another harborgen run holds {path} (waited {timeout:g} s; "
+                    "set HARBORGEN_LOCK_TIMEOUT to wait longer)"
+                ) from None
+            time.sleep(0.05)
+
+
+def _remove_leftovers(cluster_dir: Path) -> tuple[str, ...]:
+    """Staging directories of runs that were killed: only a run holding the lock may remove them."""
+    removed = []
+    for leftover in sorted(cluster_dir.parent.glob(f".{cluster_dir.name}{STAGING_INFIX}*")):
+        if leftover.is_symlink() or not leftover.is_dir():
+            leftover.unlink()
+        else:
+            shutil.rmtree(leftover)
+        removed.append(str(leftover))
+    return tuple(removed)
 
 
 def _fill(staging: Path, tree: Tree, old_dir: Path, unchanged: set[str], directory_mode: int) -> None:
@@ -107,7 +196,7 @@ def _fill(staging: Path, tree: Tree, old_dir: Path, unchanged: set[str], directo
         target = staging / path
         target.parent.mkdir(mode=directory_mode, parents=True, exist_ok=True)
         if path in unchanged:
-            os.link(old_dir / path, target)
+            os.link(old_dir / path, target, follow_symlinks=False)
             continue
         target.write_bytes(artifact.content)
         os.chmod(target, mode_of(artifact))
@@ -127,9 +216,11 @@ def _swap_in(staging: Path, cluster_dir: Path) -> None:
 
 def _recover_interrupted_swap(cluster_dir: Path) -> None:
     backup = _backup_of(cluster_dir)
-    if not backup.exists():
+    if backup.is_symlink():
+        backup.unlink()  # never ours: harborgen only renames real directories there
+    elif not backup.exists():
         return
-    if cluster_dir.exists():
+    elif cluster_dir.exists():
         shutil.rmtree(backup)  # the swap finished; only the clean-up was cut short
     else:
         os.rename(backup, cluster_dir)  # cut between the two renames: the old tree comes back
@@ -143,24 +234,41 @@ def mode_matches(mode: int, artifact: Artifact) -> bool:
     return not (artifact.secret and mode & 0o077)
 
 
-def _matches(path: Path, artifact: Artifact) -> bool:
-    return mode_matches(path.stat().st_mode, artifact) and path.read_bytes() == artifact.content
+def _read_regular(path: Path) -> bytes | None:
+    """The file's bytes, or None when it is not a regular file (never following a link, never blocking on a FIFO)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENXIO, errno.ENOENT, errno.EISDIR):
+            return None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None
+        with os.fdopen(os.dup(descriptor), "rb") as stream:
+            return stream.read()
+    finally:
+        os.close(descriptor)
 
 
-def _files_under(root: Path) -> set[str]:
-    if not root.is_dir():
-        return set()
-    return {
-        str(Path(directory, name).relative_to(root))
-        for directory, _, names in os.walk(root)
-        for name in names
-    }
+def _entries_under(root: Path) -> dict[str, int]:
+    """Every file-like entry below root with its lstat mode; links to directories count as entries."""
+    if root.is_symlink() or not root.is_dir():
+        return {}
+    entries = {}
+    for directory, subdirectories, names in os.walk(root):
+        linked = [name for name in subdirectories if os.path.islink(os.path.join(directory, name))]
+        for name in [*names, *linked]:
+            path = Path(directory, name)
+            entries[str(path.relative_to(root))] = path.lstat().st_mode
+    return entries
 
 
 def _recorded_hashes(cluster_dir: Path) -> dict[str, str]:
     """What the manifest on disk says each file held when it was rendered."""
     try:
-        text = (cluster_dir / MANIFEST).read_text(encoding="utf-8")
+        content = _read_regular(cluster_dir / MANIFEST)
+        text = content.decode("utf-8") if content is not None else ""
     except (OSError, UnicodeDecodeError):
         return {}
     recorded = {}
