@@ -1,0 +1,284 @@
+"""Hostile topologies for the property test (`make test`, bounded) and `make fuzz` (many more).
+
+A case starts from one of the golden topologies and mutates it: hostile text
+in string fields, integers spelt as floats, strings, booleans or huge numbers,
+lists emptied or doubled, keys removed, renamed or added, and YAML the loader
+refuses (merge keys, anchors, aliases, tags). The properties are those of the
+command line: it ends with 0 or 2 and never with a traceback; a refusal names
+FILE:LINE:COL and writes nothing; an accepted topology renders files that
+bash, nginx, MySQL and docker-compose read as intended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import re
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import event, strategies as st
+
+from generator.cli import main
+from tests.conftest import golden_topologies
+
+HOSTILE_TEXT = [
+    "", " ", "a b", "x;y", "x ;y", "a'b", 'a"b', "a\\b", "$HOME", "${x}", "$(reboot)", "`id`", "#c", "a#b",
+    "\n", "a\nb", "\t", "\x00", "\x7f", "\r", "{{ x }}", "{% x %}", "}", "{", "..", "../etc", "/", "//x",
+    "a\u202eb", "\u200b", "\ufeff", "a\ud800b", "\udfff", "ünï", "Ä", "x" * 300, "-", "-x", "0", "1.5", "true",
+    "null", "~", "*", "&a", "!x", "%", "@", "a:b", "a: b", "- a", "[a]", "{a: 1}", "<<", "10.0.0.256", "::1",
+    "http://x", "https://x:0", "http://a:b@c", "ldap://x", "sha256:", "a" * 64, "A", "_", "node0", "admin",
+]
+
+INTEGER_SPELLINGS = st.sampled_from([0, -1, 65536, 10**30, 2**63, 80.0, 900.0, 1.5, 1e400, "80", True, False, None])
+
+
+@lru_cache(maxsize=None)
+def base_documents() -> dict[str, dict[str, Any]]:
+    return {name: yaml.safe_load(path.read_text(encoding="utf-8")) for name, path in sorted(golden_topologies().items())}
+
+
+def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _parent(document: Any, path: tuple) -> Any:
+    for part in path[:-1]:
+        document = document[part]
+    return document
+
+
+def _replacement(draw, old: Any) -> Any:
+    if isinstance(old, bool):
+        return draw(st.sampled_from(["yes", "on", 1, 0, None, "true"]))
+    if isinstance(old, int):
+        return draw(st.one_of(INTEGER_SPELLINGS, st.integers(1, 70000), st.sampled_from([1, 2, 64, 128, 443, 8443, 3306])))
+    if isinstance(old, str):
+        return draw(st.one_of(
+            st.sampled_from(HOSTILE_TEXT),
+            st.from_regex(r"[a-z][a-z0-9-]{0,12}[a-z0-9]", fullmatch=True),  # often valid: renders go deep
+            st.builds(lambda piece, at: old[:at] + piece + old[at:], st.sampled_from(HOSTILE_TEXT), st.integers(0, len(old))),
+            st.text(max_size=20),
+        ))
+    if isinstance(old, list):
+        return draw(st.sampled_from([[], old + old, old[:1], [None], [{}], old[::-1]]))
+    if isinstance(old, dict):
+        return draw(st.sampled_from([{}, [], "x", None, {**old, "unknown_key": 1}]))
+    return draw(st.sampled_from(HOSTILE_TEXT + [0, [], {}]))
+
+
+def _mutate(draw, document: dict) -> None:
+    path = draw(st.sampled_from(_paths(document)[1:]))
+    parent, last = _parent(document, path), path[-1]
+    action = draw(st.sampled_from(["replace", "replace", "replace", "delete", "rename"]))
+    if action == "replace" or isinstance(parent, list):
+        parent[last] = _replacement(draw, parent[last])
+    elif action == "delete":
+        del parent[last]
+    else:
+        new_name = draw(st.one_of(st.sampled_from(HOSTILE_TEXT), st.just(str(last) + "s"), st.just(str(last).upper())))
+        parent[new_name] = parent.pop(last)
+
+
+def _as_yaml(draw, document: dict) -> str:
+    style = draw(st.sampled_from(["block", "flow", "json"]))
+    if style != "json":
+        with contextlib.suppress(yaml.YAMLError, UnicodeEncodeError):
+            return yaml.safe_dump(document, allow_unicode=True, default_flow_style=style == "flow", sort_keys=False)
+    return json.dumps(document, ensure_ascii=True)  # JSON is YAML; lone surrogates travel as \ud800 escapes
+
+
+# Text edits that reach what a mapping cannot express: the YAML the loader refuses.
+TEXT_EDITS = [
+    lambda text: "<<: {cluster: x}\n" + text,
+    lambda text: text.replace("load_balancer:\n", "load_balancer:\n  <<: {listen: 80}\n", 1),
+    lambda text: text.replace("cluster:", "cluster: &c", 1) + "extra: *c\n",
+    lambda text: text.replace("harbor:\n", "harbor: !!map\n", 1),
+    lambda text: text.replace("cluster:", "cluster: !!python/object:os.system", 1),
+    lambda text: text + "---\ncluster: other\n",
+    lambda text: "\ufeff" + text,
+    lambda text: text.replace("  ", "\t", 1),
+    lambda text: text + text.splitlines()[0] + "\n" if text.strip() else text,
+    lambda text: text[: len(text) // 2],
+    lambda text: text.replace(":", ": [", 1),
+    lambda text: text.replace("\n", "\r\n"),
+    lambda text: "? [a, b]\n: c\n" + text,
+    lambda text: "1: x\n1.0: y\ntrue: z\nnull: w\n" + text,
+]
+
+
+@st.composite
+def hostile_topologies(draw) -> str:
+    """The text of a mutated golden topology."""
+    documents = base_documents()
+    document = copy.deepcopy(documents[draw(st.sampled_from(sorted(documents)))])
+    for _ in range(draw(st.sampled_from([0, 0, 1, 1, 2, 3]))):
+        _mutate(draw, document)
+    text = _as_yaml(draw, document)
+    if draw(st.sampled_from([False, False, False, False, True])):  # integers(0, 4) would favour 0
+        text = draw(st.sampled_from(TEXT_EDITS))(text)
+    return text
+
+
+# --- the properties ----------------------------------------------------------------
+
+LOCATED = re.compile(r"^.+:\d+:\d+: ")
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """harborgen's own entry point, in this process: its exit code, stdout and stderr.
+
+    Any exception other than SystemExit escapes: it is the traceback a user would see.
+    """
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        else:
+            code = 0
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def check_render(text: str, directory: Path) -> None:
+    """Render the text as a topology and assert every property of the outcome."""
+    topology = directory / "topology.yaml"
+    topology.write_text(text, encoding="utf-8", errors="surrogatepass")
+    out = directory / "out"
+    code, _, stderr = run_cli("render", str(topology), "--out", str(out))
+    event(f"exit {code}")
+    assert code in (0, 2), f"exit {code}: {stderr}"
+    assert "Traceback" not in stderr
+    if code == 2:
+        lines = stderr.splitlines()
+        assert lines and all(LOCATED.match(line) and line.startswith(str(topology)) for line in lines), stderr
+        assert not out.exists(), "a refused topology wrote something"
+        return
+    (cluster_dir,) = [path for path in out.iterdir() if not path.name.startswith(".")]  # beside it: the lock file
+    check_artifacts(cluster_dir)
+
+
+def check_artifacts(cluster_dir: Path) -> None:
+    for path in sorted(cluster_dir.rglob("*")):
+        if not path.is_file():
+            continue
+        content = path.read_bytes()
+        if path.suffix == ".sh":
+            bash_accepts(content)
+        elif path.name == "default.conf":
+            nginx_accepts(content)
+        elif path.name == "create-database.sql":
+            check_create_database(content.decode("utf-8"))
+        elif path.name == "docker-compose.yml":
+            services = set(yaml.safe_load(content)["services"])
+            assert services == {"log", "registry", "adminserver", "ui", "jobservice", "proxy"}, services
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+_ACCEPTED: set[tuple[str, str]] = set()  # (tool, digest): most cases render the same file again
+
+
+def bash_accepts(content: bytes) -> None:
+    if ("bash", _digest(content)) in _ACCEPTED:
+        return
+    result = subprocess.run(["bash", "-n"], input=content, capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    _ACCEPTED.add(("bash", _digest(content)))
+
+
+def nginx_accepts(content: bytes) -> None:
+    """nginx -t inside an http block, in a private network namespace: it binds its listen sockets."""
+    if ("nginx", _digest(content)) in _ACCEPTED:
+        return
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = Path(scratch)
+        site = _with_test_certificates(content.decode("utf-8"), directory)
+        (directory / "site.conf").write_text(site, encoding="utf-8")
+        (directory / "nginx.conf").write_text(
+            f"pid {directory}/nginx.pid;\nerror_log {directory}/error.log;\nevents {{}}\n"
+            f"http {{\n access_log off;\n client_body_temp_path {directory}/body;\n proxy_temp_path {directory}/proxy;\n"
+            f" include {directory}/site.conf;\n}}\n"
+        )
+        command = ["unshare", "-n", shutil.which("nginx") or "nginx", "-t", "-q", "-p", str(directory), "-c", str(directory / "nginx.conf")]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr + site
+    _ACCEPTED.add(("nginx", _digest(content)))
+
+
+@lru_cache(maxsize=1)
+def _test_certificate() -> tuple[bytes, bytes]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        key, cert = Path(scratch, "key.pem"), Path(scratch, "cert.pem")
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test",
+             "-keyout", str(key), "-out", str(cert)],
+            check=True, capture_output=True, timeout=60,
+        )
+        return key.read_bytes(), cert.read_bytes()
+
+
+def _with_test_certificates(site: str, directory: Path) -> str:
+    """The site with its certificate paths pointing at a real throw-away pair (nginx -t loads them)."""
+    if "ssl_certificate" not in site:
+        return site
+    key, cert = _test_certificate()
+    (directory / "key.pem").write_bytes(key)
+    (directory / "cert.pem").write_bytes(cert)
+    site = re.sub(r"^(\s*ssl_certificate_key) \S+;", rf"\1 {directory}/key.pem;", site, flags=re.M)
+    return re.sub(r"^(\s*ssl_certificate) \S+;", rf"\1 {directory}/cert.pem;", site, flags=re.M)
+
+
+SQL_STATEMENTS = [
+    re.compile(r"CREATE DATABASE IF NOT EXISTS `[^`]+` DEFAULT CHARACTER SET utf8 COLLATE utf8_general_ci"),
+    re.compile(r"CREATE USER IF NOT EXISTS '[^']+'@'[0-9.]+' IDENTIFIED BY 'HARBORGEN_SECRET\[[a-z0-9_]+\]'"),
+    re.compile(r"ALTER USER '[^']+'@'[0-9.]+' IDENTIFIED BY 'HARBORGEN_SECRET\[[a-z0-9_]+\]'"),
+    re.compile(r"GRANT ALL PRIVILEGES ON `[^`]+`\.\* TO '[^']+'@'[0-9.]+'"),
+    re.compile(r"FLUSH PRIVILEGES"),
+]
+
+
+def sql_statements(text: str) -> list[str]:
+    """The statements of a MySQL script: split at ';' outside quotes, '--' comment lines dropped."""
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("-- "))
+    statements, current, quote = [], [], None
+    for character in body:
+        if quote:
+            quote = None if character == quote else quote  # '' and `` re-open at once: the same split
+        elif character in "'`\"":
+            quote = character
+        elif character == ";":
+            statements.append("".join(current).strip())
+            current = []
+            continue
+        current.append(character)
+    assert quote is None and not "".join(current).strip(), "the script ends inside a quote or without ';'"
+    return statements
+
+
+def check_create_database(text: str) -> None:
+    statements = sql_statements(text)
+    kinds = [next((i for i, pattern in enumerate(SQL_STATEMENTS) if pattern.fullmatch(s)), None) for s in statements]
+    users = kinds.count(1)
+    assert users >= 1 and kinds == [0] + [1, 2, 3] * users + [4], statements
