@@ -16,11 +16,11 @@ from .secretstore import (
     add_secrets,
     apply_unreadable_lines,
     check_secrets,
-    file_mode_problem,
     generate_missing,
     how_to_obtain,
     needed_secrets,
     read_secrets,
+    secrets_file_problems,
 )
 from .writer import WriteResult, compare, write_tree
 
@@ -102,6 +102,9 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     """Add every missing secret TOPOLOGY needs to FILE; never change an existing one."""
     cluster = load_cluster(topology)
     needed = needed_secrets(compile_cluster(cluster))
+    problems = secrets_file_problems(secrets_file)
+    if problems:
+        raise InputError(problems)
     existing = read_secrets(secrets_file).values if secrets_file.exists() else {}
     added, impossible = generate_missing(cluster, needed, existing)
     if added:
@@ -126,10 +129,7 @@ def secrets_check_command(topology: Path, secrets_file: Path) -> None:
 
 def _check_secrets_or_fail(cluster, needed, secrets_file: Path) -> SecretValues:
     secrets = read_secrets(secrets_file)
-    problems = check_secrets(cluster, needed, secrets) + apply_unreadable_lines(secrets_file)
-    mode_problem = file_mode_problem(secrets_file)
-    if mode_problem:
-        problems.append(mode_problem)
+    problems = check_secrets(cluster, needed, secrets) + apply_unreadable_lines(secrets_file) + secrets_file_problems(secrets_file)
     if problems:
         raise InputError(problems)
     return secrets

@@ -12,6 +12,7 @@ import datetime
 import os
 import re
 import stat
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,49 @@ def check_secrets(cluster: Cluster, needed: dict[str, frozenset[str]], secrets: 
 def file_mode_problem(path: Path) -> Diagnostic | None:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
-        return Diagnostic(str(path), 1, 1, "", f"the secrets file has mode {mode:04o} (expected 0600: readable by its owner only)")
+        return Diagnostic(
+            str(path), 1, 1, "",
+            f"the secrets file has mode {mode:04o} (expected 0600: readable by its owner only; run 'chmod 600 {path}')",
+        )
     return None
+
+
+def git_work_tree(path: Path) -> Path | None:
+    """The Git work tree that holds path, if any."""
+    directory = path.resolve().parent
+    return next((parent for parent in (directory, *directory.parents) if (parent / ".git").exists()), None)
+
+
+def git_exposure_problem(path: Path) -> Diagnostic | None:
+    """A secrets file inside a Git work tree must be one that Git ignores, or one commit publishes it."""
+    work_tree = git_work_tree(path)
+    if work_tree is None:
+        return None
+    target = path.resolve()
+    try:
+        ignored = subprocess.run(
+            ["git", "-C", str(work_tree), "check-ignore", "-q", str(target)],
+            capture_output=True, timeout=30,
+        ).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        ignored = False  # git cannot answer: treat the file as exposed
+    if ignored:
+        return None
+    return Diagnostic(
+        str(path), 1, 1, "",
+        f"the secrets file is inside the Git work tree {work_tree} and Git does not ignore it "
+        "(expected a path outside Git, or one that .gitignore lists)",
+    )
+
+
+def secrets_file_problems(path: Path) -> list[Diagnostic]:
+    """The rules every command that reads or writes a secrets file applies: private, and out of Git."""
+    problems = [problem for problem in (git_exposure_problem(path),) if problem]
+    if path.exists():
+        mode_problem = file_mode_problem(path)
+        if mode_problem:
+            problems.append(mode_problem)
+    return problems
 
 
 def how_to_obtain(cluster: Cluster, name: str) -> str:
@@ -214,6 +256,7 @@ def add_secrets(path: Path, added: dict[str, str], cluster_name: str) -> None:
 
 
 def _replace_privately(path: Path, content: bytes) -> None:
+    path = path.resolve()  # through a link: the file it names gets the new secrets, and the link stays
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, SECRETS_FILE_MODE)

@@ -282,3 +282,71 @@ def test_hostile_http_secret_is_refused_or_read_back_by_prepare_and_the_registry
     config = yaml.safe_load(Template(template).substitute(ui_url="http://10.222.76.70"))
     assert config["http"]["secret"] == value
     assert config["auth"]["token"]["realm"] == "http://10.222.76.70/service/token"
+
+
+# --- one rule for every command that reads or writes a secrets file ------------------
+
+def _git_repository(directory, ignore: str = "") -> None:
+    subprocess.run(["git", "init", "-q", str(directory)], check=True)
+    if ignore:
+        (directory / ".gitignore").write_text(ignore)
+
+
+@pytest.mark.parametrize("command", ["generate", "check"])
+def test_a_secrets_file_git_would_commit_is_refused(tmp_path, token_pair, command):
+    _git_repository(tmp_path)
+    secrets = write_secrets_file(tmp_path / "secrets.yaml", secrets_for(TOPOLOGY, token_pair))
+    before = secrets.read_bytes()
+    result = harborgen("secrets", command, str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 2
+    assert f"inside the Git work tree {tmp_path}" in result.stderr and "Traceback" not in result.stderr
+    assert secrets.read_bytes() == before
+
+
+def test_a_secrets_file_git_ignores_is_accepted(tmp_path):
+    _git_repository(tmp_path, ignore="*.secrets.yaml\n")
+    secrets = tmp_path / "prod.secrets.yaml"
+    result = harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+
+
+def test_materialize_refuses_a_secrets_file_in_git(tmp_path, token_pair):
+    _git_repository(tmp_path / "repo")
+    secrets = write_secrets_file(tmp_path / "repo" / "s.yaml", secrets_for(TOPOLOGY, token_pair))
+    result = harborgen("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(tmp_path / "ship"))
+    assert result.returncode == 2 and "Git does not ignore it" in result.stderr
+    assert not (tmp_path / "ship").exists()
+
+
+def test_generate_writes_through_a_link_to_the_real_file(tmp_path):
+    real = tmp_path / "vault" / "secrets.yaml"
+    real.parent.mkdir()
+    real.write_text("email_password: 'kept'\n")
+    real.chmod(0o600)
+    link = tmp_path / "secrets.yaml"
+    link.symlink_to(real)
+    result = harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink(), "the link was replaced by a regular file"
+    values = yaml.safe_load(real.read_text())
+    assert values["email_password"] == "kept" and "harbor_db_password" in values
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+def test_generate_refuses_a_secrets_file_others_can_read(tmp_path):
+    secrets = tmp_path / "secrets.yaml"
+    secrets.write_text("email_password: 'kept'\n")
+    secrets.chmod(0o644)
+    result = harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets))
+    assert result.returncode == 2 and "has mode 0644" in result.stderr
+    assert secrets.read_text() == "email_password: 'kept'\n"
+
+
+def test_a_secrets_file_with_a_merge_key_is_refused_with_its_position(tmp_path):
+    secrets = tmp_path / "s.yaml"
+    secrets.write_text("<<: {email_password: x}\n")
+    secrets.chmod(0o600)
+    for command in ("generate", "check"):
+        result = harborgen("secrets", command, str(TOPOLOGY), "--secrets", str(secrets))
+        assert result.returncode == 2 and f"{secrets}:1:1: merge key" in result.stderr, result.stderr
