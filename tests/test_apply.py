@@ -104,8 +104,21 @@ def test_dry_run_prints_actions_and_changes_nothing(machine):
     result = machine.apply("node0", "--secrets", str(machine.secrets), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "would write" in result.stdout and "would run: mount" in result.stdout
+    assert "would mount" in result.stdout
+    # A dry run never claims to have done what it only describes.
+    for line in result.stdout.splitlines():
+        assert not line.startswith(("mounted ", "wrote ", "fstab: ", "CephFS ready")), line
     assert _snapshot(machine.root) == before
     assert not (machine.state / "calls").exists()
+
+
+def test_apply_refuses_a_secrets_file_others_can_read(machine):
+    machine.secrets.chmod(0o644)
+    before = _snapshot(machine.root)
+    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    assert result.returncode == 1
+    assert "has mode 644 (expected 0600" in result.stderr
+    assert _snapshot(machine.root) == before
 
 
 def test_apply_stops_when_cephfs_is_not_mounted(machine):

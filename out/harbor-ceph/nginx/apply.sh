@@ -80,6 +80,10 @@ read_secrets() {
     local plain='^([a-z][a-z0-9_]*):[[:space:]]+([A-Za-z0-9+/=._~-]+)[[:space:]]*$'
     local quote="'"
     [ -r "$file" ] || fail "cannot read the secrets file $file"
+    local mode
+    mode=$(stat -L -c %a "$file")
+    (( (8#$mode & 8#077) == 0 )) \
+        || fail "the secrets file $file has mode $mode (expected 0600: readable by its owner only; run 'chmod 600 $file')"
     while IFS= read -r line || [ -n "$line" ]; do
         number=$((number + 1))
         case "$line" in '' | '#'*) continue ;; esac

@@ -88,9 +88,11 @@ ensure_mounted() {
     # Fail soon when no monitor answers, instead of after ceph-fuse's default 300 s.
     act ceph-fuse --id "$client" --keyfile "$root$secret_file" -c "$root$conf_file" \
         --client_mount_timeout "${CEPHFS_MOUNT_TIMEOUT:-30}" -r "$harbor_dir" "$mount_path"
-    if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
-        fail "$mount_path is not a mount point after mounting: refusing to go on"
+    if [ "$dry_run" = true ]; then
+        echo "would mount cephfs:/harbor as client.$client on $mount_path"
+        return
     fi
+    mountpoint -q "$mount_path" || fail "$mount_path is not a mount point after mounting: refusing to go on"
     echo "mounted cephfs:/harbor as client.$client on $mount_path"
 }
 
@@ -106,4 +108,8 @@ act mkdir -p \
     "$root"'/mnt/cephfs/harbor/data/job_logs' \
     "$root"'/mnt/cephfs/harbor/data/cert' \
     "$root"'/mnt/cephfs/harbor/logs/h3'
-echo "CephFS ready for Harbor under $mount_path"
+if [ "$dry_run" = true ]; then
+    echo "dry run: nothing was mounted or created under $mount_path"
+else
+    echo "CephFS ready for Harbor under $mount_path"
+fi

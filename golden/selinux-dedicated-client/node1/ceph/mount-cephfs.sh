@@ -83,9 +83,11 @@ ensure_mounted() {
     fi
     act mkdir -p "$mount_path"
     act mount -t ceph "$source_spec" "$mount_path" -o "name=$client,secretfile=$root$secret_file,$extra_options"
-    if [ "$dry_run" = false ] && ! mountpoint -q "$mount_path"; then
-        fail "$mount_path is not a mount point after mounting: refusing to go on"
+    if [ "$dry_run" = true ]; then
+        echo "would mount cephfs:/harbor as client.$client on $mount_path"
+        return
     fi
+    mountpoint -q "$mount_path" || fail "$mount_path is not a mount point after mounting: refusing to go on"
     echo "mounted cephfs:/harbor as client.$client on $mount_path"
 }
 
@@ -101,4 +103,8 @@ act mkdir -p \
     "$root"'/mnt/cephfs/harbor/data/job_logs' \
     "$root"'/mnt/cephfs/harbor/data/cert' \
     "$root"'/mnt/cephfs/harbor/log1'
-echo "CephFS ready for Harbor under $mount_path"
+if [ "$dry_run" = true ]; then
+    echo "dry run: nothing was mounted or created under $mount_path"
+else
+    echo "CephFS ready for Harbor under $mount_path"
+fi
