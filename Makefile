@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: render check test golden bench clean
+.PHONY: render check test golden bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tool
+
+# Many more hostile topologies than make test runs, with fresh seeds; found failures stay in .hypothesis/.
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	HARBORGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:randomly --hypothesis-show-statistics \
+		tests/test_hostile_input.py -k hostile_topologies
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
