@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import DriftError, HarborgenError, InputError, OutputError, UsageError, exit_code_for
+from .errors import DriftError, HarborgenError, InputError, InternalError, OutputError, UsageError, exit_code_for
 from .materialize import materialize
 from .pipeline import compile_cluster, load_cluster
 from .secretstore import (
@@ -188,4 +188,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"harborgen: {error}", err=True)
         sys.exit(exit_code_for(OutputError(str(error))))
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # a bug: still one sentence, never a traceback unless asked for
+        if debug:
+            raise
+        click.echo(f"harborgen: internal error: {type(error).__name__}: {error} (run with --debug for a traceback)", err=True)
+        sys.exit(exit_code_for(InternalError(str(error))))
     sys.exit(0)

@@ -63,6 +63,10 @@ class OutputError(HarborgenError):
     """Writing or reading the output tree failed."""
 
 
+class InternalError(HarborgenError):
+    """A bug in harborgen: reported in one sentence, with --debug for the traceback."""
+
+
 EXIT_CODES: dict[type[HarborgenError], int] = {
     HarborgenError: 3,
     DriftError: 1,
@@ -70,6 +74,7 @@ EXIT_CODES: dict[type[HarborgenError], int] = {
     UsageError: 2,
     RenderError: 3,
     OutputError: 4,
+    InternalError: 70,  # EX_SOFTWARE
 }
 
 

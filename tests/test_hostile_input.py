@@ -125,3 +125,30 @@ def test_the_sql_check_of_the_property_test_can_fail():
         check_create_database(good)  # no user at all
     with pytest.raises(AssertionError):
         check_create_database(good.replace("`r`", "`r`; DROP DATABASE x"))
+
+
+@pytest.mark.parametrize("name, text", [
+    ("merge.yaml", "<<: {a: 1}\n"),
+    ("unclosed.yaml", "cluster: [\n"),
+    ("float.yaml", TOPOLOGY.read_text().replace("  listen: 80\n", "  listen: 80.0\n")),
+    ("surrogate.yaml", TOPOLOGY.read_text().replace("sample_admin@mydomain.com\n", '"a\\ud800b"\n', 1)),
+])
+def test_the_real_process_refuses_hostile_files_without_a_traceback(tmp_path, name, text):
+    from tests.conftest import run_harborgen
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    result = run_harborgen("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"{path}:"), result.stderr
+
+
+def test_a_bug_is_one_sentence_with_its_own_exit_code(monkeypatch):
+    from generator import cli
+
+    def broken(topology):
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(cli, "load_cluster", broken)
+    code, _, stderr = run_cli("validate", str(TOPOLOGY))
+    assert code == 70 and stderr == "harborgen: internal error: ZeroDivisionError: planted (run with --debug for a traceback)\n"
