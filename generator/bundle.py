@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from .artifacts import Artifact, ArtifactRenderer, ceph, cluster as cluster_files, database, harbor, nginx
-from .artifacts.apply import render_apply_script
+from .artifacts.apply import VALUES, render_apply_script, render_values
 from .errors import RenderError
 from .model import Cluster
 from .templating import Renderer
@@ -38,7 +38,8 @@ def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
                 if artifact.path in bundle:
                     raise RenderError(f"{node.name}/{artifact.path}: rendered twice (by two roles of node {node.name})")
                 bundle[artifact.path] = artifact
-        bundle[APPLY_SCRIPT] = render_apply_script(renderer, cluster, node, bundle)
+        bundle[APPLY_SCRIPT] = render_apply_script(renderer, cluster, node)
+        bundle[VALUES] = render_values(renderer, cluster, node, bundle)
         bundles[node.name] = bundle
     bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in (render(renderer, cluster) for render in cluster_files.ARTIFACTS)}
     return assemble(bundles)

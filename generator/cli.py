@@ -9,16 +9,15 @@ import click
 
 from . import __version__
 from .errors import DriftError, HarborgenError, InputError, InternalError, OutputError, UsageError, exit_code_for
-from .materialize import materialize
+from .packs import materialize, node_pack
 from .pipeline import compile_cluster, load_cluster
-from .secretstore import (
+from .placeholders import needed_secrets
+from .secretgen import generate_missing
+from .secretsfile import (
     SecretValues,
     add_secrets,
-    apply_unreadable_lines,
     check_secrets,
-    generate_missing,
     how_to_obtain,
-    needed_secrets,
     read_secrets,
     secrets_file_problems,
 )
@@ -106,7 +105,7 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     if problems:
         raise InputError(problems)
     existing = read_secrets(secrets_file).values if secrets_file.exists() else {}
-    added, impossible = generate_missing(cluster, needed, existing)
+    added, impossible = generate_missing(needed, existing, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name)
     if added:
         add_secrets(secrets_file, added, cluster.name)
     for name in sorted(added):
@@ -128,11 +127,40 @@ def secrets_check_command(topology: Path, secrets_file: Path) -> None:
 
 
 def _check_secrets_or_fail(cluster, needed, secrets_file: Path) -> SecretValues:
+    problems = secrets_file_problems(secrets_file)
+    if problems:
+        raise InputError(problems)  # before reading a byte of a file that others can read or Git would take
     secrets = read_secrets(secrets_file)
-    problems = check_secrets(cluster, needed, secrets) + apply_unreadable_lines(secrets_file) + secrets_file_problems(secrets_file)
+    problems = check_secrets(cluster, needed, secrets)
     if problems:
         raise InputError(problems)
     return secrets
+
+
+@secrets_group.command("pack")
+@topology_argument
+@secrets_option
+@click.option("--node", "nodes", multiple=True, help="A node to pack for (repeatable); default: every node.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The pack directory (with --node once), else the directory that gets one pack per node.")
+def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, ...], out_dir: Path) -> None:
+    """Write the secrets pack of each node: only the secrets its bundle uses, filled into its files."""
+    _refuse_committed_directory(topology, out_dir)
+    cluster = load_cluster(topology)
+    tree = compile_cluster(cluster)
+    known = [node.name for node in cluster.nodes]
+    unknown = [name for name in nodes if name not in known]
+    if unknown:
+        raise UsageError(f"no node {', '.join(map(repr, unknown))} in {topology} (expected one of: {', '.join(known)})")
+    chosen = list(nodes) or known
+    their_files = {path: artifact for path, artifact in tree.items() if path.partition("/")[0] in chosen}
+    secrets = _check_secrets_or_fail(cluster, needed_secrets(their_files), secrets_file)
+    for name in chosen:
+        target = out_dir if len(nodes) == 1 else out_dir / name
+        pack = node_pack(tree, name, secrets.values)
+        result = write_tree(pack, target, private=True)
+        _report_leftovers(result)
+        click.echo(f"{target}: secrets pack of {name}, {len(pack) - 1} filled file(s), {len(result.written)} written")
 
 
 @cli.command("materialize")

@@ -102,6 +102,8 @@ class Renderer:
     """Renders the artifacts of one run from the templates directory."""
 
     def __init__(self, templates_dir: Path):
+        self._directory = templates_dir
+        self._plain: dict[str, bytes] = {}
         self._environment = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates_dir)),
             undefined=jinja2.StrictUndefined,
@@ -114,6 +116,12 @@ class Renderer:
             comment_end_string="##}",
         )
         self._environment.filters.update(FILTERS)
+
+    def plain(self, name: str) -> bytes:
+        """A file shipped as it is (a plain script): its bytes, read once per run."""
+        if name not in self._plain:
+            self._plain[name] = (self._directory / name).read_bytes()
+        return self._plain[name]
 
     def render(self, template: str, artifact: str, **context: Any) -> bytes:
         """The artifact's bytes; any failure is a RenderError naming the artifact."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from generator.pipeline import compile_cluster, load_cluster
 from generator.writer import compare, write_tree
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 RUNS = 15
 
@@ -53,7 +53,7 @@ def upload_throughput() -> None:
     """Chunked uploads straight to a stub node and through the rendered nginx, interleaved, in one run."""
     import shutil
 
-    from tests.conftest import TOPOLOGIES, compiled
+    from tests.helpers import TOPOLOGIES, compiled
     from tests.harness.nginx import BALANCER, UPSTREAM_PORT, UPSTREAMS, Nginx, Upstreams
 
     binary = shutil.which("nginx")

@@ -27,7 +27,7 @@ import yaml
 from hypothesis import event, strategies as st
 
 from generator.cli import main
-from tests.conftest import golden_topologies
+from tests.helpers import all_topologies
 
 HOSTILE_TEXT = [
     "", " ", "a b", "x;y", "x ;y", "a'b", 'a"b', "a\\b", "$HOME", "${x}", "$(reboot)", "`id`", "#c", "a#b",
@@ -42,7 +42,7 @@ INTEGER_SPELLINGS = st.sampled_from([0, -1, 65536, 10**30, 2**63, 80.0, 900.0, 1
 
 @lru_cache(maxsize=None)
 def base_documents() -> dict[str, dict[str, Any]]:
-    return {name: yaml.safe_load(path.read_text(encoding="utf-8")) for name, path in sorted(golden_topologies().items())}
+    return {name: yaml.safe_load(path.read_text(encoding="utf-8")) for name, path in sorted(all_topologies().items())}
 
 
 def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:

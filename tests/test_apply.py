@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from generator.writer import write_tree
-from tests.conftest import CEPHX_TEST_KEY, REFERENCE, ROOT, compiled, secrets_for, write_secrets_file
+from tests.helpers import CEPHX_TEST_KEY, REFERENCE, ROOT, compiled, make_packs, secrets_for, write_secrets_file
 
 TOPOLOGY = ROOT / "topology.yaml"
 STUBS = Path(__file__).parent / "stubs"
@@ -19,7 +19,7 @@ INSTALLER = "home/cephd/harbor/harbor"
 
 @pytest.fixture
 def machine(tmp_path, token_pair):
-    """A rendered cluster, a secrets file, a machine root with a stock installer, stand-in commands."""
+    """A rendered cluster, its secrets packs, a machine root with a stock installer, stand-in commands."""
     _, tree = compiled(TOPOLOGY)
     write_tree(tree, tmp_path / "out" / "harbor-ceph")
     root = tmp_path / "root"
@@ -31,12 +31,14 @@ def machine(tmp_path, token_pair):
     state.mkdir()
     values = secrets_for(TOPOLOGY, token_pair, harbor_db_password="it's-a-pass")
     secrets = write_secrets_file(tmp_path / "secrets.yaml", values)
+    packs = make_packs(TOPOLOGY, secrets, tmp_path / "packs")
 
     class Machine:
         pass
 
     m = Machine()
-    m.bundles, m.root, m.state, m.secrets, m.values = tmp_path / "out" / "harbor-ceph", root, state, secrets, values
+    m.bundles, m.root, m.state, m.values = tmp_path / "out" / "harbor-ceph", root, state, values
+    m.pack = lambda node: str(packs / node)
 
     def apply(node: str, *args: str) -> subprocess.CompletedProcess:
         env = {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state)}
@@ -58,7 +60,7 @@ def _snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
 
 
 def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
-    first = machine.apply("node0", "--secrets", str(machine.secrets))
+    first = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert first.returncode == 0, first.stdout + first.stderr
     root, values = machine.root, machine.values
     installer = root / INSTALLER
@@ -92,7 +94,7 @@ def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
 
     before = _snapshot(root)
     calls_before = (machine.state / "calls").read_text()
-    second = machine.apply("node0", "--secrets", str(machine.secrets))
+    second = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert second.returncode == 0, second.stderr
     assert _snapshot(root) == before, "a second run changed files"
     assert "wrote" not in second.stdout
@@ -101,7 +103,7 @@ def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
 
 def test_dry_run_prints_actions_and_changes_nothing(machine):
     before = _snapshot(machine.root)
-    result = machine.apply("node0", "--secrets", str(machine.secrets), "--dry-run")
+    result = machine.apply("node0", "--secrets", machine.pack("node0"), "--dry-run")
     assert result.returncode == 0, result.stderr
     assert "would write" in result.stdout and "would run: mount" in result.stdout
     assert "would mount" in result.stdout
@@ -112,18 +114,33 @@ def test_dry_run_prints_actions_and_changes_nothing(machine):
     assert not (machine.state / "calls").exists()
 
 
-def test_apply_refuses_a_secrets_file_others_can_read(machine):
-    machine.secrets.chmod(0o644)
+def test_apply_refuses_a_pack_others_can_read(machine):
+    os.chmod(machine.pack("node0"), 0o755)
     before = _snapshot(machine.root)
-    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    result = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert result.returncode == 1
-    assert "has mode 644 (expected 0600" in result.stderr
+    assert "has mode 755 (expected 0700" in result.stderr
+    assert _snapshot(machine.root) == before
+
+
+def test_apply_refuses_the_pack_of_another_node_or_bundle(machine):
+    before = _snapshot(machine.root)
+    for pack in (machine.pack("node1"), machine.pack("mysql")):
+        result = machine.apply("node0", "--secrets", pack)
+        assert result.returncode == 1 and "was made for another bundle" in result.stderr, result.stderr
+    assert _snapshot(machine.root) == before
+
+
+def test_apply_without_a_pack_refuses_before_touching_anything(machine):
+    before = _snapshot(machine.root)
+    result = machine.apply("node0")
+    assert result.returncode == 1 and "give this node's secrets pack" in result.stderr
     assert _snapshot(machine.root) == before
 
 
 def test_apply_stops_when_cephfs_is_not_mounted(machine):
     (machine.state / "refuse-mount").touch()
-    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    result = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert result.returncode == 1
     assert "CephFS is not mounted" in result.stderr
     assert (machine.root / INSTALLER / "harbor.cfg").read_text() == "hostname = reg.mydomain.com\n"
@@ -134,7 +151,7 @@ def test_apply_refuses_a_different_secretkey_on_cephfs(machine):
     secretkey = machine.root / "mnt/cephfs/harbor/data/secretkey"
     secretkey.parent.mkdir(parents=True)
     secretkey.write_text("0123456789abcdef")
-    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    result = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert result.returncode == 1
     assert "different secretkey" in result.stderr
     assert secretkey.read_text() == "0123456789abcdef"
@@ -144,30 +161,31 @@ def test_apply_refuses_a_bundle_that_does_not_match_its_manifest(machine):
     compose = machine.bundles / "node0/harbor/docker-compose.yml"
     compose.write_text(compose.read_text().replace(":z", ""))
     before = _snapshot(machine.root)
-    result = machine.apply("node0", "--secrets", str(machine.secrets))
+    result = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert result.returncode == 1 and "manifest" in result.stderr
     assert _snapshot(machine.root) == before
 
 
-def test_apply_refuses_missing_or_illegal_secrets_before_touching_anything(machine, tmp_path):
+def test_pack_refuses_missing_or_illegal_secrets_and_writes_nothing(machine, tmp_path):
+    from tests.helpers import run_harborgen
+
     values = dict(machine.values)
     del values["harbor_admin_password"]
     values["email_password"] = "bad #comment"
     secrets = write_secrets_file(tmp_path / "bad.yaml", values)
-    before = _snapshot(machine.root)
-    result = machine.apply("node0", "--secrets", str(secrets))
-    assert result.returncode == 1
+    result = run_harborgen("secrets", "pack", str(TOPOLOGY), "--secrets", str(secrets), "--node", "node0", "--out", str(tmp_path / "p"))
+    assert result.returncode == 2
     assert "harbor_admin_password: missing" in result.stderr
     assert "email_password: the value contains '#'" in result.stderr
     assert "bad #comment" not in result.stderr
-    assert _snapshot(machine.root) == before
+    assert not (tmp_path / "p").exists()
 
 
 def test_database_apply_feeds_filled_sql_to_mysql_and_loads_the_schema_guarded(machine):
     schema = REFERENCE / "registry.sql"
     if not schema.is_file():
         pytest.skip("no stock registry.sql")
-    result = machine.apply("mysql", "--secrets", str(machine.secrets), "--schema", str(schema))
+    result = machine.apply("mysql", "--secrets", machine.pack("mysql"), "--schema", str(schema))
     assert result.returncode == 0, result.stdout + result.stderr
     fed = sorted(machine.state.glob("mysql-*.sql"))
     assert len(fed) == 2

@@ -12,7 +12,7 @@ import yaml
 
 from generator.pipeline import load_cluster
 from generator.writer import write_tree
-from tests.conftest import TOPOLOGIES, compiled, require_tool, secrets_for, write_secrets_file
+from tests.helpers import TOPOLOGIES, compiled, make_packs, require_tool, secrets_for, write_secrets_file
 from tests.harness.ceph import CephCluster, is_mounted, mounts_of, unmount
 
 pytestmark = pytest.mark.real_component
@@ -76,10 +76,10 @@ def test_bootstrap_creates_pools_file_system_and_restricted_client_once(ceph, bo
     assert again.stdout.count("left as it is") == 5  # two pools, the file system, the directory, the client
 
 
-def _harbor_node_apply(ceph, rendered, root: Path, secrets: Path) -> subprocess.CompletedProcess:
+def _harbor_node_apply(ceph, rendered, root: Path, pack: Path) -> subprocess.CompletedProcess:
     # CEPH_CONF points nowhere: the rendered scripts must bring their own client configuration.
     env = {**os.environ, "CEPH_CONF": "/nonexistent", "CEPHFS_MOUNT_TIMEOUT": "5"}
-    return subprocess.run(["bash", str(rendered / "h2/apply.sh"), "--root", str(root), "--secrets", str(secrets)],
+    return subprocess.run(["bash", str(rendered / "h2/apply.sh"), "--root", str(root), "--secrets", str(pack)],
                           capture_output=True, text=True, timeout=300, env=env)
 
 
@@ -92,13 +92,14 @@ def harbor_node(ceph, bootstrapped, rendered, tmp_path_factory, token_pair):
     assert "cephx_key_harbor: <key>" in bootstrapped.stdout
     directory = tmp_path_factory.mktemp("h2")
     secrets = write_secrets_file(directory / "secrets.yaml", secrets_for(TOPOLOGY, token_pair, cephx_key_harbor=key))
+    pack = make_packs(TOPOLOGY, secrets, directory / "packs") / "h2"
     root = directory / "root"
     root.mkdir()
     mount_path = root / "mnt/cephfs/harbor"
     ceph.mounts.append(mount_path)
-    result = _harbor_node_apply(ceph, rendered, root, secrets)
+    result = _harbor_node_apply(ceph, rendered, root, pack)
     assert result.returncode == 0, result.stdout + result.stderr
-    return {"root": root, "secrets": secrets, "mount": mount_path, "first": result}
+    return {"root": root, "pack": pack, "mount": mount_path, "first": result}
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +152,7 @@ def test_every_compose_host_directory_exists_on_cephfs(harbor_node, rendered, ad
 
 
 def test_a_second_apply_keeps_one_fstab_line_and_one_mount(ceph, harbor_node, rendered):
-    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["secrets"])
+    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["pack"])
     assert result.returncode == 0, result.stderr
     assert "already mounted" in result.stdout and "wrote" not in result.stdout
     assert len((harbor_node["root"] / "etc/fstab").read_text().splitlines()) == 1
@@ -163,7 +164,7 @@ def test_with_the_cluster_stopped_apply_refuses_to_go_on(ceph, harbor_node, rend
     for path in list(ceph.mounts):
         unmount(path)
     ceph.stop()
-    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["secrets"])
+    result = _harbor_node_apply(ceph, rendered, harbor_node["root"], harbor_node["pack"])
     assert result.returncode == 1
     assert "CephFS is not mounted" in result.stderr
     assert not is_mounted(harbor_node["mount"])

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from generator.writer import write_tree
-from tests.conftest import ROOT, compiled
+from tests.helpers import ROOT, compiled
 
 TOPOLOGY = ROOT / "topology.yaml"
 STUBS = Path(__file__).parent / "stubs"
@@ -75,8 +75,8 @@ def test_migration_dumps_inside_the_container_and_never_puts_a_password_on_a_com
     script = cluster_dir / "node0/database/migrate-harbor-db.sh"
     config = tmp_path / "harbor.cfg"
     config.write_text('db_password = s3cret"pw\n')
-    text = script.read_text().replace("'/home/cephd/harbor/harbor/harbor.cfg'", f"'{config}'")
-    script.write_text(text)
+    values = cluster_dir / "node0/values.sh"
+    values.write_text(values.read_text().replace("installer_dir='/home/cephd/harbor/harbor'", f"installer_dir='{tmp_path}'"))
     env = {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_STATE": str(tmp_path)}
     result = subprocess.run(["bash", str(script), str(tmp_path / "dump.sql")], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ import yaml
 from deepdiff import DeepDiff
 
 from generator.pipeline import load_cluster
-from tests.conftest import compiled, require_reference
+from tests.helpers import compiled, require_reference
 
 STOCK_LOG_DIR = "/var/log/harbor/"
 
@@ -73,7 +73,7 @@ def test_nodes_never_share_a_log_directory(topology_case):
 
 
 def test_selinux_switch_drops_relabel_only_on_cephfs_volumes():
-    from tests.conftest import TOPOLOGIES
+    from tests.helpers import TOPOLOGIES
 
     topology = TOPOLOGIES / "selinux-dedicated-client.yaml"
     _, tree = compiled(topology)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from tests.conftest import ROOT, require_tool
+from tests.helpers import ROOT, require_tool
 from tests.hostile import check_create_database, check_render, hostile_topologies, run_cli
 
 FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
@@ -134,7 +134,7 @@ def test_the_sql_check_of_the_property_test_can_fail():
     ("surrogate.yaml", TOPOLOGY.read_text().replace("sample_admin@mydomain.com\n", '"a\\ud800b"\n', 1)),
 ])
 def test_the_real_process_refuses_hostile_files_without_a_traceback(tmp_path, name, text):
-    from tests.conftest import run_harborgen
+    from tests.helpers import run_harborgen
 
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.materialize import materialize
-from generator.secrets import value_problems
-from generator.secretstore import needed_secrets
+from generator.packs import materialize
+from generator.legality import value_problems
+from generator.placeholders import needed_secrets
 from generator.writer import write_tree
-from tests.conftest import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for
+from tests.helpers import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for
 from tests.harness.processes import stop
 from tests.test_secrets import HOSTILE
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOPOLOGIES, compiled, require_tool
+from tests.helpers import TOPOLOGIES, compiled, require_tool
 from tests.harness.nginx import BALANCER, Nginx, Upstreams, connection, download, upload, watching
 
 pytestmark = pytest.mark.real_component

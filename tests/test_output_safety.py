@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_harborgen
+from tests.helpers import ROOT, run_harborgen
 
 TOPOLOGY = ROOT / "topology.yaml"
 CFG = "node0/harbor/harbor.cfg"

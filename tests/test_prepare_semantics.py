@@ -6,7 +6,7 @@ import pytest
 
 from generator.conventions import placeholder
 from generator.pipeline import load_cluster
-from tests.conftest import compiled, require_reference
+from tests.helpers import compiled, require_reference
 from tests.prepare_emulation import adminserver_env, read_cfg
 
 ADMINSERVER = "harbor/common/templates/adminserver/env"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator.pipeline import compile_cluster, load_cluster
-from tests.conftest import compiled, require_tool
+from tests.helpers import ROOT, TOPOLOGIES, compiled, require_tool
 
 pytestmark = pytest.mark.real_component
 
@@ -93,16 +94,58 @@ def test_nginx_accepts_default_conf_inside_an_http_block(topology_case, tmp_path
     assert "test is successful" in result.stderr
 
 
-def test_shellcheck_accepts_every_script(topology_case, tmp_path):
+def _bundle_holding_every_role(tmp_path: Path) -> Path:
+    """The minimal topology with one node holding all four roles: its bundle ships every script."""
+    text = (TOPOLOGIES / "minimal.yaml").read_text()
+    text = (text.replace("roles: [harbor, ceph-admin, database]", "roles: [harbor, ceph-admin, database, load-balancer]")
+                .replace("roles: [harbor, load-balancer]", "roles: [harbor]")
+                .replace("  node: b\n  listen: 8080\n  server_name: 192.168.10.2", "  node: a\n  listen: 8080\n  server_name: 192.168.10.1")
+                .replace("http://192.168.10.2:8080", "http://192.168.10.1:8080"))
+    topology = tmp_path / "all-roles.yaml"
+    topology.write_text(text)
+    cluster = load_cluster(topology)
+    assert cluster.nodes[0].roles == ("harbor", "ceph-admin", "load-balancer", "database")
+    tree = compile_cluster(cluster)
+    for path, artifact in tree.items():
+        target = tmp_path / "out" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(artifact.content)
+    return tmp_path / "out"
+
+
+def test_shellcheck_accepts_the_plain_scripts_with_the_values_they_read(tmp_path):
+    """The scripts are the same in every bundle: checked once, following values.sh, for a node with every role."""
+    shellcheck = require_tool("shellcheck")
+    cluster_dir = _bundle_holding_every_role(tmp_path)
+    scripts = sorted(cluster_dir.rglob("*.sh"))
+    plain = {path.name for path in (ROOT / "templates" / "scripts").glob("*.sh")}
+    assert {path.name for path in scripts} >= plain | {"values.sh"}
+    for script in scripts:
+        assert script.read_bytes().startswith(b"#!/usr/bin/env bash\n") or script.name == "values.sh", script
+    result = _run([shellcheck, "--external-sources", "--shell=bash", "--severity=style", *map(str, scripts)])
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_rendered_values_file_is_plain_assignments(topology_case, tmp_path):
     shellcheck = require_tool("shellcheck")
     _, topology = topology_case
     _, tree = compiled(topology)
-    scripts = [path for path, artifact in tree.items() if artifact.executable]
-    assert scripts
-    for path in scripts:
+    files = [path for path in tree if path.endswith("values.sh")]
+    assert files
+    for path in files:
         target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(tree[path].content)
-        assert tree[path].content.startswith(b"#!/usr/bin/env bash\n"), path
-    result = _run([shellcheck, "--shell=bash", "--severity=style", *[str(tmp_path / p) for p in scripts]])
+        lines = [line for line in tree[path].content.decode().splitlines() if line and not line.startswith("#")]
+        assert all(re.fullmatch(r"[a-z_]+=(\(.*\)|'[^']*')", line) for line in lines), path
+    result = _run([shellcheck, "--shell=bash", "--severity=style", *[str(tmp_path / p) for p in files]])
     assert result.returncode == 0, result.stdout
+
+
+def test_every_script_in_a_bundle_is_a_plain_script_shipped_as_is(topology_case):
+    _, topology = topology_case
+    _, tree = compiled(topology)
+    plain = {path.name: path.read_bytes() for path in (ROOT / "templates" / "scripts").glob("*.sh")}
+    for path, artifact in tree.items():
+        if artifact.executable:
+            assert artifact.content == plain[Path(path).name], f"{path} differs from templates/scripts/"

@@ -10,9 +10,10 @@ import subprocess
 import pytest
 import yaml
 
-from generator.secrets import CONTEXTS, FILE_CONTEXTS, contexts_of_file, placeholders_in, value_problems
-from generator.secretstore import needed_secrets, quote
-from tests.conftest import run_harborgen, GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
+from generator.legality import CONTEXTS, value_problems
+from generator.placeholders import FILE_CONTEXTS, contexts_of_file, needed_secrets, placeholders_in
+from generator.secretsfile import quote
+from tests.helpers import run_harborgen, GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
 
 TOPOLOGY = ROOT / "topology.yaml"
@@ -60,7 +61,7 @@ def test_generate_adds_every_secret_once_and_never_changes_one(tmp_path):
 
 
 def test_generated_passwords_are_legal_in_every_context():
-    from generator.secrets import PASSWORD_ALPHABET, PASSWORD_LENGTH, random_text
+    from generator.secretgen import PASSWORD_ALPHABET, PASSWORD_LENGTH, random_text
 
     for _ in range(200):
         assert value_problems(random_text(PASSWORD_ALPHABET, PASSWORD_LENGTH), CONTEXTS.keys() - {
@@ -85,7 +86,7 @@ def test_check_refuses_a_secrets_file_others_can_read(tmp_path, token_pair):
 
 
 def test_mismatched_token_pair_is_refused(tmp_path, token_pair):
-    from generator.secretstore import token_key_pair
+    from generator.secretgen import token_key_pair
 
     other_key, _ = token_key_pair("other")
     secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair, token_private_key=other_key))
@@ -103,7 +104,7 @@ def test_hostile_password_is_refused_or_read_back_exactly(value, tmp_path, token
         result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
         assert result.returncode == 2 and "harbor_db_password" in result.stderr
         return
-    from generator.materialize import materialize
+    from generator.packs import materialize
 
     _, tree = compiled(TOPOLOGY)
     filled = materialize(tree, values)
@@ -115,18 +116,6 @@ def test_hostile_password_is_refused_or_read_back_exactly(value, tmp_path, token
         assert adminserver_env(template, cfg)["MYSQL_PWD"] == value
     sql = filled["mysql/database/create-database.sql"].content.decode()
     assert "IDENTIFIED BY '" + value.replace("'", "''") + "'" in sql
-
-
-def test_no_secret_value_reaches_the_committed_render_or_golden(token_pair):
-    values = secrets_for(TOPOLOGY, token_pair)
-    for root in (ROOT / "out", GOLDEN):
-        for directory, _, names in os.walk(root):
-            for name in names:
-                text = open(os.path.join(directory, name), encoding="utf-8").read()
-                for secret_name, value in values.items():
-                    for line in value.splitlines():
-                        if len(line) >= 12:
-                            assert line not in text, f"{secret_name} appears in {directory}/{name}"
 
 
 def test_generate_then_materialize_fills_every_node_alike_and_keeps_secrets_private(tmp_path):
@@ -170,61 +159,6 @@ def test_materialize_refuses_the_committed_render_directory(tmp_path, token_pair
     assert result.returncode == 2 and "refusing" in result.stderr
 
 
-# --- bash and Python agree -------------------------------------------------------
-
-def _bash_functions(script: str, names: list[str]) -> str:
-    """The text of some functions of a rendered script, to run them alone."""
-    chunks = []
-    for name in names:
-        match = re.search(rf"^{name}\(\) \{{\n.*?^\}}\n", script, re.S | re.M)
-        assert match, name
-        chunks.append(match.group(0))
-    return "".join(chunks)
-
-
-@pytest.fixture(scope="module")
-def apply_script() -> str:
-    _, tree = compiled(TOPOLOGY)
-    return tree["node0/apply.sh"].content.decode()
-
-
-def test_bash_secret_rules_match_python(apply_script, tmp_path):
-    functions = _bash_functions(apply_script, ["line_problem", "secret_problem"])
-    cases = [(context, value) for context in sorted(CONTEXTS) for value in HOSTILE + ["AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==", "abcdEFGH12345678"]]
-    values_file = tmp_path / "values"
-    values_file.write_bytes(b"".join(f"{context}\0{value}\0".encode() for context, value in cases))
-    program = functions + (
-        'export LC_ALL=C\n'
-        'while IFS= read -r -d "" context && IFS= read -r -d "" value; do\n'
-        '  problem=$(secret_problem "$context" "$value"); [ -n "$problem" ] && echo refused || echo accepted\n'
-        f'done < {values_file}\n'
-    )
-    verdicts = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60, check=True).stdout.split()
-    for (context, value), verdict in zip(cases, verdicts, strict=True):
-        python = "refused" if value_problems(value, [context]) else "accepted"
-        assert verdict == python, f"{context} {value!r}: bash {verdict}, Python {python}"
-
-
-def test_bash_reads_the_secrets_file_exactly(apply_script, tmp_path, token_pair):
-    functions = _bash_functions(apply_script, ["fail", "decode_double_quoted", "read_secrets"])
-    values = {f"s{i}": value for i, value in enumerate(HOSTILE) if "\x00" not in value}
-    values["pem"] = token_pair[0]
-    secrets = write_secrets_file(tmp_path / "s.yaml", values)
-    with secrets.open("a") as stream:
-        stream.write("plain_word: AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==\nsingle: 'it''s $(here)'\n")
-    program = functions + (
-        "export LC_ALL=C\ndeclare -A secret=()\n"
-        f"read_secrets {secrets}\n"
-        'for name in "${!secret[@]}"; do printf "%s\\0%s\\0" "$name" "${secret[$name]}"; done\n'
-    )
-    output = subprocess.run(["bash", "-c", program], capture_output=True, timeout=60, check=True).stdout
-    fields = output.split(b"\0")[:-1]
-    read_back = {fields[i].decode(): fields[i + 1].decode() for i in range(0, len(fields), 2)}
-    expected = {**values, "plain_word": "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==", "single": "it's $(here)"}
-    assert read_back == expected
-    assert yaml.safe_load(secrets.read_text()) == expected
-
-
 def test_quote_is_yaml():
     for value in HOSTILE:
         assert yaml.safe_load(f"k: {quote(value)}")["k"] == value
@@ -233,11 +167,11 @@ def test_quote_is_yaml():
 @pytest.mark.real_component
 def test_accepted_passwords_survive_docker_compose_v1_env_file_reader(tmp_path, token_pair):
     """The env file prepare writes, read by docker-compose v1's own reader (Debian's package)."""
-    from tests.conftest import require_tool
+    from tests.helpers import require_tool
 
     compose = require_tool("docker-compose")
     interpreter = open(compose).readline().removeprefix("#!").strip() or "/usr/bin/python3"
-    from generator.materialize import materialize
+    from generator.packs import materialize
 
     contexts = needed_secrets(compiled(TOPOLOGY)[1])["harbor_db_password"]
     accepted = [value for value in HOSTILE if not value_problems(value, contexts)]
@@ -269,7 +203,7 @@ def test_hostile_http_secret_is_refused_or_read_back_by_prepare_and_the_registry
     """registry config.yml is a string.Template that prepare fills, then YAML the registry reads."""
     from string import Template
 
-    from generator.materialize import materialize
+    from generator.packs import materialize
 
     contexts = needed_secrets(compiled(TOPOLOGY)[1])["registry_http_secret"]
     problems = value_problems(value, contexts)

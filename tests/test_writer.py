@@ -11,7 +11,7 @@ from generator.artifacts import Artifact
 from generator.bundle import MANIFEST, manifest
 from generator.errors import OutputError
 from generator.writer import compare, write_tree
-from tests.conftest import ROOT, compiled
+from tests.helpers import ROOT, compiled
 
 
 def _tree(files: dict[str, bytes], executable: frozenset = frozenset()) -> dict[str, Artifact]:

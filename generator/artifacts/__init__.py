@@ -1,7 +1,9 @@
 """Stage 4: one ``render_<artifact>`` function per file of a node bundle.
 
 Each module serves one template family (``templates/<family>/``); ``ROLE_ARTIFACTS``
-says which files each role puts in a bundle.
+says which files each role puts in a bundle. Scripts are plain files
+(``templates/scripts/``), the same in every bundle; each bundle's ``values.sh``
+holds what they need to know about its node.
 """
 
 from __future__ import annotations
@@ -49,3 +51,8 @@ def render_template(
     artifact_name = f"{node.name}/{path}"
     content = renderer.render(template, artifact_name, **context(cluster, node, **extra))
     return Artifact(path, content, executable)
+
+
+def plain_script(renderer: Renderer, name: str, path: str) -> Artifact:
+    """A script shipped into bundles as it is (templates/scripts/NAME): its values come from values.sh."""
+    return Artifact(path, renderer.plain(f"scripts/{name}"), executable=True)

@@ -1,28 +1,29 @@
-"""apply.sh: what a machine runs to install its bundle (templates/apply/)."""
+"""apply.sh and the values file of each bundle (templates/scripts/apply.sh, templates/bundle/)."""
 
 from __future__ import annotations
 
-from ..conventions import SECRETKEY
 from ..model import Cluster, Node
-from ..secrets import needed_in_bundle, placeholders_in
+from ..placeholders import placeholders_in
 from ..templating import Renderer
-from . import Artifact, render_template
+from . import Artifact, plain_script, render_template
 
 HARBOR_PREFIX = "harbor/"
+VALUES = "values.sh"
+
+# Host directories of the compose file's volumes, below the CephFS data root.
+HARBOR_DATA_DIRECTORIES = ("registry", "config", "ca_download", "job_logs", "cert")
 
 
-def render_apply_script(renderer: Renderer, cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> Artifact:
-    """Rendered last: it lists the node's other files, and the secrets they need."""
-    contents = {path: artifact.content for path, artifact in bundle.items()}
-    installer_dir = cluster.harbor.installer_dir
+def render_apply_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    return plain_script(renderer, "apply.sh", "apply.sh")
+
+
+def render_values(renderer: Renderer, cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> Artifact:
+    """Rendered last: it lists the node's secret-bearing files and the files laid over the installer."""
     return render_template(
-        renderer, cluster, node, "apply/apply.sh.j2", "apply.sh", executable=True,
-        needed=[(name, sorted(contexts)) for name, contexts in needed_in_bundle(contents).items()],
-        secret_bearing=sorted(path for path, content in contents.items() if placeholders_in(content)),
-        harbor_files=[
-            (path, f"{installer_dir}/{path.removeprefix(HARBOR_PREFIX)}")
-            for path in sorted(contents)
-            if path.startswith(HARBOR_PREFIX)
-        ],
-        secretkey_name=SECRETKEY,
+        renderer, cluster, node, "bundle/values.sh.j2", VALUES,
+        secret_files=sorted(path for path, artifact in bundle.items() if placeholders_in(artifact.content)),
+        harbor_files=sorted(path for path in bundle if path.startswith(HARBOR_PREFIX)),
+        harbor_directories=[f"{cluster.cephfs.data_root}/{name}" for name in HARBOR_DATA_DIRECTORIES]
+        + ([cluster.log_host_dir(node)] if node.has("harbor") else []),
     )

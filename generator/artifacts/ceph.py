@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from ..model import Cluster, Node
 from ..templating import Renderer
-from . import Artifact, render_template
+from . import Artifact, plain_script, render_template
 
 
 def render_mount_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(
-        renderer, cluster, node, "ceph/mount-cephfs.sh.j2", "ceph/mount-cephfs.sh",
-        executable=True, log_host_dir=cluster.log_host_dir(node),
-    )
+    return plain_script(renderer, "mount-cephfs.sh", "ceph/mount-cephfs.sh")
 
 
 def render_client_secret(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
@@ -29,9 +26,7 @@ def render_client_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Arti
 
 
 def render_bootstrap_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(
-        renderer, cluster, node, "ceph/bootstrap-cephfs.sh.j2", "ceph/bootstrap-cephfs.sh", executable=True
-    )
+    return plain_script(renderer, "bootstrap-cephfs.sh", "ceph/bootstrap-cephfs.sh")
 
 
 MOUNT_ARTIFACTS = (render_mount_script, render_client_secret, render_client_conf)

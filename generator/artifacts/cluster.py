@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Cluster
 from ..templating import Renderer
-from . import Artifact, cluster_context
+from . import Artifact, cluster_context, plain_script
 
 
 def render_runbook(renderer: Renderer, cluster: Cluster) -> Artifact:
@@ -21,8 +21,12 @@ def render_runbook(renderer: Renderer, cluster: Cluster) -> Artifact:
 
 
 def render_gc_script(renderer: Renderer, cluster: Cluster) -> Artifact:
-    content = renderer.render("cluster/gc.sh.j2", "gc.sh", **cluster_context(cluster), gc_node=cluster.harbor_nodes[0])
-    return Artifact("gc.sh", content, executable=True)
+    return plain_script(renderer, "gc.sh", "gc.sh")
 
 
-ARTIFACTS = (render_runbook, render_gc_script)
+def render_cluster_values(renderer: Renderer, cluster: Cluster) -> Artifact:
+    """What the cluster-wide scripts know of the cluster."""
+    return Artifact("values.sh", renderer.render("cluster/values.sh.j2", "values.sh", **cluster_context(cluster)))
+
+
+ARTIFACTS = (render_runbook, render_gc_script, render_cluster_values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Cluster, Node
 from ..templating import Renderer
-from . import Artifact, render_template
+from . import Artifact, plain_script, render_template
 
 
 def render_create_database(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
@@ -14,9 +14,7 @@ def render_create_database(renderer: Renderer, cluster: Cluster, node: Node) -> 
 
 
 def render_schema_loader(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(
-        renderer, cluster, node, "database/load-schema.sh.j2", "database/load-schema.sh", executable=True
-    )
+    return plain_script(renderer, "load-schema.sh", "database/load-schema.sh")
 
 
 ARTIFACTS = (render_create_database, render_schema_loader)

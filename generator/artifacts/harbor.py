@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Cluster, Node
 from ..templating import Renderer
-from . import Artifact, render_template
+from . import Artifact, plain_script, render_template
 
 
 def render_docker_compose(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
@@ -55,9 +55,7 @@ def render_secretkey(renderer: Renderer, cluster: Cluster, node: Node) -> Artifa
 
 def render_migration_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     """For a node that ran single-node Harbor with its own harbor-db: move that data to the cluster's database."""
-    return render_template(
-        renderer, cluster, node, "harbor/migrate-harbor-db.sh.j2", "database/migrate-harbor-db.sh", executable=True
-    )
+    return plain_script(renderer, "migrate-harbor-db.sh", "database/migrate-harbor-db.sh")
 
 
 ARTIFACTS = (

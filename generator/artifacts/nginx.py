@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..model import Cluster, Node
 from ..templating import Renderer
-from . import Artifact, render_template
+from . import Artifact, plain_script, render_template
 
 
 def render_default_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
@@ -12,7 +12,7 @@ def render_default_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Art
 
 
 def render_run_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(renderer, cluster, node, "nginx/run-nginx.sh.j2", "nginx/run-nginx.sh", executable=True)
+    return plain_script(renderer, "run-nginx.sh", "nginx/run-nginx.sh")
 
 
 ARTIFACTS = (render_default_conf, render_run_script)

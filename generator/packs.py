@@ -1,0 +1,47 @@
+"""Secrets packs: what one machine gets, and only that.
+
+A node's pack holds that node's secret-bearing files with every placeholder
+filled (by Python, after the legality rules passed) and the digest of the
+bundle they belong to. apply.sh installs them as they are: it parses and
+checks no secret itself, it only verifies that the pack belongs to its bundle.
+A node whose bundle holds no placeholder (the load balancer) gets a pack with
+no secret at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .artifacts import Artifact
+from .bundle import MANIFEST, Tree, assemble, sha256, split_bundles
+from .placeholders import fill, placeholders_in
+
+PACK_FILES = "files"
+PACK_DIGEST = "BUNDLE.sha256"  # sha256sum -c format: apply.sh checks its own MANIFEST.sha256 with it
+
+
+def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[str, Artifact]:
+    """The bundle's secret-bearing files, filled, marked secret (mode 0600)."""
+    return {
+        path: dataclasses.replace(artifact, content=fill(artifact.content, path, values), secret=True)
+        for path, artifact in sorted(bundle.items())
+        if placeholders_in(artifact.content)
+    }
+
+
+def node_pack(tree: Tree, node: str, values: dict[str, str]) -> Tree:
+    """The pack of one node of a rendered tree."""
+    bundle = split_bundles(tree)[node]
+    digest_line = f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {MANIFEST}\n"
+    pack: Tree = {PACK_DIGEST: Artifact(PACK_DIGEST, digest_line.encode("ascii"), secret=True)}  # a pack is private whole
+    for path, artifact in filled_files(bundle, values).items():
+        pack[f"{PACK_FILES}/{path}"] = dataclasses.replace(artifact, path=f"{PACK_FILES}/{path}")
+    return pack
+
+
+def materialize(tree: Tree, values: dict[str, str]) -> Tree:
+    """The tree with each bundle's pack laid over it: bundles for shipping with their secrets inside."""
+    bundles = split_bundles(tree)
+    for node, bundle in bundles.items():
+        bundle.update(filled_files(bundle, values))
+    return assemble(bundles)

@@ -1,0 +1,92 @@
+"""Helpers shared by the tests: paths, the topologies under test, real tools that may be missing, secrets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.bundle import Tree
+from generator.pipeline import compile_cluster, load_cluster
+
+ROOT = Path(__file__).resolve().parent.parent
+TOPOLOGIES = ROOT / "tests" / "topologies"
+GOLDEN = ROOT / "golden"
+REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
+IN_CI = os.environ.get("CI") == "true"
+CEPHX_TEST_KEY = "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ=="
+
+
+def run_harborgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """The command line as a user runs it, in its own process."""
+    return subprocess.run(
+        [sys.executable, "-m", "generator", *args], capture_output=True, text=True, timeout=120, cwd=cwd or ROOT
+    )
+
+
+def golden_topologies() -> dict[str, Path]:
+    """Every topology with a golden render in golden/<name>/: tests/topologies/*.yaml."""
+    return {path.stem: path for path in sorted(TOPOLOGIES.glob("*.yaml"))}
+
+
+def all_topologies() -> dict[str, Path]:
+    """The golden topologies and the seed's (topology.yaml, whose render is out/)."""
+    return {"seed": ROOT / "topology.yaml", **golden_topologies()}
+
+
+def compiled(topology: Path) -> tuple[str, Tree]:
+    cluster = load_cluster(topology)
+    return cluster.name, compile_cluster(cluster)
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; a visible skip when it is missing, a failure under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true: real-component tests must run)")
+        pytest.skip(message)
+    return path
+
+
+def require_reference() -> Path:
+    if not REFERENCE.is_dir():
+        message = f"the stock Harbor files are not at {REFERENCE}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return REFERENCE
+
+
+def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -> dict[str, str]:
+    """Every secret the topology needs, generated as `secrets generate` would, plus a cephx key."""
+    from generator.conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
+    from generator.placeholders import needed_secrets
+    from generator.secretgen import generate_missing
+
+    cluster = load_cluster(topology)
+    pair = {TOKEN_PRIVATE_KEY: token_pair[0], TOKEN_CERTIFICATE: token_pair[1]}
+    added, _ = generate_missing(
+        needed_secrets(compile_cluster(cluster)), pair, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name
+    )
+    return {**pair, **added, cluster.cephfs.key.name: CEPHX_TEST_KEY, **overrides}
+
+
+def write_secrets_file(path: Path, values: dict[str, str]) -> Path:
+    from generator.secretsfile import secrets_file_text
+
+    path.write_text(secrets_file_text(values, "tests"), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def make_packs(topology: Path, secrets: Path, out: Path) -> Path:
+    """`harborgen secrets pack` for every node: OUT/<node>/."""
+    result = run_harborgen("secrets", "pack", str(topology), "--secrets", str(secrets), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
