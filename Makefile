@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: render check test golden bench fuzz clean
+.PHONY: render check test lint golden bench fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# ruff over the Python; shellcheck over the plain scripts (templates/scripts/), once,
+# following the values.sh of a bundle that holds every role, and over every values.sh.
+lint: $(STAMP)
+	$(BIN)/ruff check generator tests
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_real_components.py -k "shellcheck or values_file"
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tool

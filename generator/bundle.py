@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from .artifacts import Artifact, ArtifactRenderer, ceph, cluster as cluster_files, database, harbor, nginx
+from .artifacts import Artifact, ArtifactRenderer, ceph, database, harbor, nginx
+from .artifacts import cluster as cluster_files
 from .artifacts.apply import VALUES, render_apply_script, render_values
 from .errors import RenderError
 from .model import Cluster

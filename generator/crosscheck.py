@@ -8,7 +8,8 @@ which end is wrong.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .conventions import HARBOR_PUBLISHED_PORTS, cephx_secret_name, default_log_dir, generated_secret_names
 from .errors import Diagnostic

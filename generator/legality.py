@@ -9,8 +9,8 @@ Python filled after checking them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .placeholders import PLACEHOLDER
 

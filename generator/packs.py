@@ -42,6 +42,6 @@ def node_pack(tree: Tree, node: str, values: dict[str, str]) -> Tree:
 def materialize(tree: Tree, values: dict[str, str]) -> Tree:
     """The tree with each bundle's pack laid over it: bundles for shipping with their secrets inside."""
     bundles = split_bundles(tree)
-    for node, bundle in bundles.items():
+    for bundle in bundles.values():
         bundle.update(filled_files(bundle, values))
     return assemble(bundles)

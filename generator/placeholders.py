@@ -56,7 +56,7 @@ def needed_in_bundle(contents: dict[str, bytes]) -> dict[str, frozenset[str]]:
     return {name: frozenset(contexts) for name, contexts in sorted(needed.items())}
 
 
-def needed_secrets(tree: "Tree") -> dict[str, frozenset[str]]:
+def needed_secrets(tree: Tree) -> dict[str, frozenset[str]]:
     """Every secret the rendered tree holds a placeholder for, with the contexts it lands in."""
     by_node: dict[str, dict[str, bytes]] = {}
     for path, artifact in tree.items():

@@ -58,7 +58,7 @@ def token_key_pair(cluster_name: str) -> tuple[str, str]:
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "harborgen"),
         x509.NameAttribute(NameOID.COMMON_NAME, f"harbor-token-issuer {cluster_name}"),
     ])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -21,13 +21,13 @@ import shutil
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
-from .bundle import MANIFEST, Tree, sha256
 from .artifacts import Artifact
+from .bundle import MANIFEST, Tree, sha256
 from .errors import OutputError
 
 FILE_MODE = 0o644

@@ -53,8 +53,8 @@ def upload_throughput() -> None:
     """Chunked uploads straight to a stub node and through the rendered nginx, interleaved, in one run."""
     import shutil
 
-    from tests.helpers import TOPOLOGIES, compiled
     from tests.harness.nginx import BALANCER, UPSTREAM_PORT, UPSTREAMS, Nginx, Upstreams
+    from tests.helpers import TOPOLOGIES, compiled
 
     binary = shutil.which("nginx")
     if binary is None:

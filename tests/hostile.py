@@ -19,12 +19,13 @@ import json
 import re
 import shutil
 import subprocess
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import event, strategies as st
+from hypothesis import event
+from hypothesis import strategies as st
 
 from generator.cli import main
 from tests.helpers import all_topologies
@@ -40,7 +41,7 @@ HOSTILE_TEXT = [
 INTEGER_SPELLINGS = st.sampled_from([0, -1, 65536, 10**30, 2**63, 80.0, 900.0, 1.5, 1e400, "80", True, False, None])
 
 
-@lru_cache(maxsize=None)
+@cache
 def base_documents() -> dict[str, dict[str, Any]]:
     return {name: yaml.safe_load(path.read_text(encoding="utf-8")) for name, path in sorted(all_topologies().items())}
 

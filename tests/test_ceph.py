@@ -12,8 +12,8 @@ import yaml
 
 from generator.pipeline import load_cluster
 from generator.writer import write_tree
-from tests.helpers import TOPOLOGIES, compiled, make_packs, require_tool, secrets_for, write_secrets_file
 from tests.harness.ceph import CephCluster, is_mounted, mounts_of, unmount
+from tests.helpers import TOPOLOGIES, compiled, make_packs, require_tool, secrets_for, write_secrets_file
 
 pytestmark = pytest.mark.real_component
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from tests.helpers import run_harborgen, ROOT
+from tests.helpers import ROOT, run_harborgen
 
 TOPOLOGY = ROOT / "topology.yaml"
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
-import re
-
 import hashlib
+import os
+import re
 
 import pytest
 
 from generator.bundle import MANIFEST
 from generator.writer import mode_matches
 from tests.golden_tool import reviewable
-from tests.helpers import GOLDEN, ROOT, compiled, golden_topologies
-
+from tests.helpers import GOLDEN, compiled, golden_topologies
 
 DATE_OR_TIME = re.compile(r"\b(19|20)\d\d-[01]\d-[0-3]\d\b|\b[0-2]\d:[0-5]\d:[0-5]\d\b|\bUTC\b")
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from generator.packs import materialize
 from generator.legality import value_problems
+from generator.packs import materialize
 from generator.placeholders import needed_secrets
 from generator.writer import write_tree
-from tests.helpers import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for
 from tests.harness.processes import stop
+from tests.helpers import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for
 from tests.test_secrets import HOSTILE
 
 pytestmark = pytest.mark.real_component

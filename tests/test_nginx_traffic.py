@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import TOPOLOGIES, compiled, require_tool
 from tests.harness.nginx import BALANCER, Nginx, Upstreams, connection, download, upload, watching
+from tests.helpers import TOPOLOGIES, compiled, require_tool
 
 pytestmark = pytest.mark.real_component
 

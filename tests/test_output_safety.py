@@ -151,7 +151,7 @@ def test_concurrent_renders_of_different_topologies_never_publish_a_mixed_tree(t
             stderr = process.stderr.read()
             assert process.returncode == 0 or "another harborgen run holds" in stderr, stderr
         winners = [name for name, topology in (("first", first), ("second", second)) if _check(out, topology).returncode == 0]
-        succeeded = [name for name, process in zip(("first", "second"), (a, b)) if process.returncode == 0]
+        succeeded = [name for name, process in zip(("first", "second"), (a, b), strict=True) if process.returncode == 0]
         last_successful = [name for name in finished if name in succeeded][-1]
         assert winners == [last_successful], f"round {round_number}: check passes for {winners}, last render was {last_successful}"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from generator.legality import CONTEXTS
-from tests.helpers import GOLDEN, ROOT, compiled, make_packs, run_harborgen, secrets_for, write_secrets_file
+from tests.helpers import GOLDEN, ROOT, make_packs, run_harborgen, secrets_for, write_secrets_file
 
 TOPOLOGY = ROOT / "topology.yaml"
 HARBOR_SIDE = ("harbor_admin_password", "harbor_db_password", "token_private_key", "token_certificate",

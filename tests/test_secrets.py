@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import subprocess
@@ -13,7 +12,7 @@ import yaml
 from generator.legality import CONTEXTS, value_problems
 from generator.placeholders import FILE_CONTEXTS, contexts_of_file, needed_secrets, placeholders_in
 from generator.secretsfile import quote
-from tests.helpers import run_harborgen, GOLDEN, ROOT, compiled, secrets_for, write_secrets_file
+from tests.helpers import ROOT, compiled, run_harborgen, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
 
 TOPOLOGY = ROOT / "topology.yaml"
@@ -170,7 +169,8 @@ def test_accepted_passwords_survive_docker_compose_v1_env_file_reader(tmp_path, 
     from tests.helpers import require_tool
 
     compose = require_tool("docker-compose")
-    interpreter = open(compose).readline().removeprefix("#!").strip() or "/usr/bin/python3"
+    with open(compose) as script:
+        interpreter = script.readline().removeprefix("#!").strip() or "/usr/bin/python3"
     from generator.packs import materialize
 
     contexts = needed_secrets(compiled(TOPOLOGY)[1])["harbor_db_password"]

@@ -8,8 +8,9 @@ holds what they need to know about its node.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..model import Cluster, Node
 from ..templating import Renderer

@@ -85,8 +85,8 @@ pid file = {d}/run/$name.$pid.pid
         return json.loads(self.run("ceph", *command, "-f", "json").stdout)
 
     def _spawn(self, name: str, *command: str) -> None:
-        log = open(self.directory / "log" / f"{name}.stdout", "wb")
-        self.daemons[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
+        with open(self.directory / "log" / f"{name}.stdout", "wb") as log:  # the daemon keeps its own copy
+            self.daemons[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
 
     def start(self) -> None:
         for sub in ("run", "log", "data/mon-a", "data/mgr-x", "data/osd-0", "data/mds-a"):
