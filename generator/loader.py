@@ -8,7 +8,6 @@ several documents, tab characters and a root that is not a mapping.
 
 from __future__ import annotations
 
-import datetime
 import os
 import stat
 import unicodedata
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import (
     AliasEvent,
@@ -28,6 +26,8 @@ from ruamel.yaml.events import (
     NodeEvent,
     ScalarEvent,
 )
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
 
 from .errors import Diagnostic, InputError
 
@@ -129,25 +129,18 @@ def load_text(raw: bytes, name: str) -> Located:
     problems = _tab_problems(text, name)
     if problems:
         raise InputError(problems)
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False  # the event scan reports them first, with their paths
     try:
-        problems = _forbidden_constructs(yaml, text, name)
-        if problems:
-            raise InputError(problems)
-        document = yaml.load(text)
+        scan = _scan(text, name)
     except MarkedYAMLError as error:
         raise InputError([_syntax_diagnostic(error, name)]) from error
     except YAMLError as error:
         raise InputError([Diagnostic(name, 1, 1, "", f"not a YAML document: {error}")]) from error
-
-    if not isinstance(document, CommentedMap):
-        kind = "empty" if document is None else ("a list" if isinstance(document, CommentedSeq) else "a single value")
+    if scan.problems:
+        raise InputError(scan.problems)
+    if not isinstance(scan.root, dict):
+        kind = "empty" if scan.root is None else ("a list" if isinstance(scan.root, list) else "a single value")
         raise InputError([Diagnostic(name, 1, 1, "", f"the document is {kind} (expected a mapping at the top level)")])
-    value_positions: dict[Path_, tuple[int, int]] = {(): (1, 1)}
-    key_positions: dict[Path_, tuple[int, int]] = {}
-    data = _plain(document, (), value_positions, key_positions)
-    return Located(name, data, value_positions, key_positions)
+    return Located(name, scan.root, scan.values, scan.keys)
 
 
 def _tab_problems(text: str, name: str) -> list[Diagnostic]:
@@ -194,51 +187,137 @@ class _EventPaths:
             frame[3] = True
 
 
-def _forbidden_constructs(yaml: YAML, text: str, name: str) -> list[Diagnostic]:
-    """Scan parser events, which expand nothing, for what the loader refuses: all of it at once."""
-    problems = []
+class _Scan:
+    """One pass over the parser's events: what the loader refuses, and otherwise the plain data with positions.
+
+    Events expand nothing, so an alias bomb costs no more than its text; the data
+    is built from them directly (YAML 1.2 core types), without a second parse.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.problems: list[Diagnostic] = []
+        self.root: Any = None
+        self.values: dict[Path_, tuple[int, int]] = {(): (1, 1)}
+        self.keys: dict[Path_, tuple[int, int]] = {}
+        self._resolver = VersionedResolver()
+
+    def refuse(self, event, message: str, path: Path_ = ()) -> None:
+        line, column = event.start_mark.line + 1, event.start_mark.column + 1
+        self.problems.append(Diagnostic(self.name, line, column, dotted(path), message))
+
+    def place(self, path: Path_, value: Any, event) -> None:
+        """Put a value (a scalar, or a new empty collection) at path, recording where it stands."""
+        position = (event.start_mark.line + 1, event.start_mark.column + 1)
+        if not path:
+            self.root = value
+            return
+        parent = self.root
+        for part in path[:-1]:
+            parent = parent[part]
+        if isinstance(parent, list):
+            parent.append(value)
+            self.keys[path] = position
+        else:
+            parent[path[-1]] = value
+        self.values[path] = position
+
+    def scalar_value(self, event: ScalarEvent) -> Any:
+        tag = event.tag if event.tag is not None else self._resolver.resolve(ScalarNode, event.value, event.implicit)
+        return _core_value(str(getattr(tag, "value", tag)), event.value)
+
+
+def _events(text: str) -> list:
+    """The parser's events: from the C parser (ruamel.yaml.clib) when it is there, ten times faster.
+
+    A document it refuses is parsed again by the pure-Python parser, so that a
+    syntax error reads the same on every machine, with or without the C library.
+    """
+    try:
+        return list(YAML(typ="safe").parse(text))
+    except YAMLError:
+        return list(YAML(typ="safe", pure=True).parse(text))
+
+
+def _scan(text: str, name: str) -> _Scan:
+    scan = _Scan(name)
     documents = 0
     aliases_reported: set[str] = set()
     paths = _EventPaths()
-
-    def refuse(event, message: str, path: Path_ = ()) -> None:
-        line, column = event.start_mark.line + 1, event.start_mark.column + 1
-        problems.append(Diagnostic(name, line, column, dotted(path), message))
-
-    for event in yaml.parse(text):
+    for event in _events(text):
         if isinstance(event, DocumentStartEvent):
             documents += 1
             if documents == 2:
-                refuse(event, "a second YAML document (expected exactly one)")
+                scan.refuse(event, "a second YAML document (expected exactly one)")
         elif isinstance(event, CollectionEndEvent):
             paths.leave()
         elif isinstance(event, NodeEvent):
             path, is_key, keys = paths.slot()
-            if isinstance(event, AliasEvent):
-                if event.anchor not in aliases_reported:  # one line per anchor name finds them all
-                    aliases_reported.add(event.anchor)
-                    refuse(event, f"alias '*{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
-            else:
-                if event.anchor is not None:
-                    refuse(event, f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
-                if _explicit_tag(event) is not None:
-                    refuse(event, f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)", path)
-            if isinstance(event, ScalarEvent):
-                text_problem = _text_problem(event.value)
-                if text_problem:
-                    refuse(event, text_problem, path)
-                if is_key and event.value == "<<" and event.style is None:
-                    refuse(event, "merge key '<<' (merge keys are not accepted: write the keys out)", path)
+            _check_node(scan, event, path, is_key, keys, aliases_reported)
             key_text = event.value if is_key and isinstance(event, ScalarEvent) else None
-            if key_text is not None and keys is not None:
-                if key_text in keys:
-                    refuse(event, f"duplicate key {key_text!r} (each key may appear once per mapping)", (*path, key_text))
-                keys.add(key_text)
+            if is_key:
+                if key_text is None:
+                    scan.refuse(event, "a key that is not a plain name (expected a name such as 'nodes')", path)
+                else:
+                    scan.keys[(*path, key_text)] = (event.start_mark.line + 1, event.start_mark.column + 1)
+            elif documents < 2 and not scan.problems:
+                value = {} if isinstance(event, MappingStartEvent) else [] if isinstance(event, CollectionStartEvent) else None
+                scan.place(path, scan.scalar_value(event) if isinstance(event, ScalarEvent) else value, event)
             if isinstance(event, CollectionStartEvent):
                 paths.enter(isinstance(event, MappingStartEvent))
             else:
                 paths.advance(key_text)
-    return problems
+    return scan
+
+
+def _check_node(scan: _Scan, event: NodeEvent, path: Path_, is_key: bool, keys: set[str] | None, aliases_reported: set[str]) -> None:
+    """Refuse what a topology never needs: aliases, anchors, tags, merge keys, duplicate keys, unprintable text."""
+    if isinstance(event, AliasEvent):
+        if event.anchor not in aliases_reported:  # one line per anchor name finds them all
+            aliases_reported.add(event.anchor)
+            scan.refuse(event, f"alias '*{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
+        return
+    if event.anchor is not None:
+        scan.refuse(event, f"anchor '&{event.anchor}' (anchors and aliases are not accepted: write the value out)", path)
+    if _explicit_tag(event) is not None:
+        scan.refuse(event, f"tag '{_explicit_tag(event)}' (explicit YAML tags are not accepted)", path)
+    if not isinstance(event, ScalarEvent):
+        return
+    text_problem = _text_problem(event.value)
+    if text_problem:
+        scan.refuse(event, text_problem, path)
+    if is_key and event.value == "<<" and not event.style:  # plain: None, or "" from the C parser
+        scan.refuse(event, "merge key '<<' (merge keys are not accepted: write the keys out)", path)
+    if is_key and keys is not None:
+        if event.value in keys:
+            scan.refuse(event, f"duplicate key {event.value!r} (each key may appear once per mapping)", (*path, event.value))
+        keys.add(event.value)
+
+
+_INTEGER_PREFIXES = (("0o", 8), ("0x", 16), ("0b", 2))
+
+
+def _core_value(tag: str, text: str) -> Any:
+    """The value of a scalar under the tag the resolver gave it; anything else stays text."""
+    kind = tag.rsplit(":", 1)[-1]
+    try:
+        if kind == "null":
+            return None
+        if kind == "bool":
+            return text.lower() == "true"
+        if kind == "int":
+            sign = -1 if text.startswith("-") else 1
+            digits = text.lstrip("+-").replace("_", "")
+            base = next((base for prefix, base in _INTEGER_PREFIXES if digits.lower().startswith(prefix)), 10)
+            return sign * int(digits[2:] if base != 10 else digits, base)
+        if kind == "float":
+            lowered = text.lower().replace("_", "")
+            if lowered.lstrip("+-") in (".inf", ".nan"):
+                return float(lowered.replace(".", ""))
+            return float(lowered)
+    except ValueError:
+        return text
+    return text
 
 
 # Characters that change how text is shown without showing themselves: a committed
@@ -275,34 +354,3 @@ def _syntax_diagnostic(error: MarkedYAMLError, name: str) -> Diagnostic:
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     what = error.problem or error.context or "invalid YAML"
     return Diagnostic(name, line, column, "", f"YAML syntax error: {what}")
-
-
-def _plain(node: Any, path: Path_, values: dict, keys: dict) -> Any:
-    """Convert ruamel's round-trip types to plain Python, recording positions."""
-    if isinstance(node, CommentedMap):
-        result = {}
-        for key in node:
-            child = (*path, str(key))
-            key_line, key_column = node.lc.key(key)
-            value_line, value_column = node.lc.value(key)
-            keys[child] = (key_line + 1, key_column + 1)
-            values[child] = (value_line + 1, value_column + 1)
-            result[str(key)] = _plain(node[key], child, values, keys)
-        return result
-    if isinstance(node, CommentedSeq):
-        result_list = []
-        for index, item in enumerate(node):
-            child = (*path, index)
-            item_line, item_column = node.lc.item(index)
-            values[child] = keys[child] = (item_line + 1, item_column + 1)
-            result_list.append(_plain(item, child, values, keys))
-        return result_list
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return bool(node) if type(node).__name__ == "ScalarBoolean" else int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, (datetime.date, datetime.datetime)):
-        return node.isoformat()
-    return str(node)
