@@ -9,18 +9,7 @@ import click
 
 from . import __version__
 from .errors import DriftError, HarborgenError, InputError, InternalError, OutputError, UsageError, exit_code_for
-from .packs import materialize, node_pack
 from .pipeline import compile_cluster, load_cluster
-from .placeholders import needed_secrets
-from .secretgen import generate_missing
-from .secretsfile import (
-    SecretValues,
-    add_secrets,
-    check_secrets,
-    how_to_obtain,
-    read_secrets,
-    secrets_file_problems,
-)
 from .writer import WriteResult, compare, write_tree
 
 DEFAULT_OUT = Path("out")
@@ -99,6 +88,10 @@ def secrets_group() -> None:
 @secrets_option
 def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     """Add every missing secret TOPOLOGY needs to FILE; never change an existing one."""
+    from .placeholders import needed_secrets
+    from .secretgen import generate_missing
+    from .secretsfile import add_secrets, how_to_obtain, read_secrets, secrets_file_problems
+
     cluster = load_cluster(topology)
     needed = needed_secrets(compile_cluster(cluster))
     problems = secrets_file_problems(secrets_file)
@@ -120,13 +113,19 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
 @secrets_option
 def secrets_check_command(topology: Path, secrets_file: Path) -> None:
     """Exit 2 unless every secret TOPOLOGY needs is in FILE and legal wherever it lands."""
+    from .placeholders import needed_secrets
+
     cluster = load_cluster(topology)
     needed = needed_secrets(compile_cluster(cluster))
     _check_secrets_or_fail(cluster, needed, secrets_file)
     click.echo(f"{secrets_file}: all {len(needed)} secrets present and legal in every file they land in")
 
 
-def _check_secrets_or_fail(cluster, needed, secrets_file: Path) -> SecretValues:
+def _check_secrets_or_fail(cluster, needed, secrets_file: Path):
+    """The values of the secrets file, once it passed the file policy and every legality rule."""
+    # Imported here: only the commands that touch secrets pay for these modules.
+    from .secretsfile import check_secrets, read_secrets, secrets_file_problems
+
     problems = secrets_file_problems(secrets_file)
     if problems:
         raise InputError(problems)  # before reading a byte of a file that others can read or Git would take
@@ -145,6 +144,9 @@ def _check_secrets_or_fail(cluster, needed, secrets_file: Path) -> SecretValues:
               help="The pack directory (with --node once), else the directory that gets one pack per node.")
 def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, ...], out_dir: Path) -> None:
     """Write the secrets pack of each node: only the secrets its bundle uses, filled into its files."""
+    from .packs import node_pack
+    from .placeholders import needed_secrets
+
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
     tree = compile_cluster(cluster)
@@ -170,6 +172,9 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
               help="Where the filled bundles go; never the committed render directory.")
 def materialize_command(topology: Path, secrets_file: Path, out_dir: Path) -> None:
     """Write TOPOLOGY's bundles with every secret filled in, files that hold one 0600."""
+    from .packs import materialize
+    from .placeholders import needed_secrets
+
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
     tree = compile_cluster(cluster)
