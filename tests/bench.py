@@ -7,6 +7,8 @@ and the scaling figure is a ratio measured in the same run.
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -82,6 +84,40 @@ def upload_throughput() -> None:
     print(f"through nginx / direct throughput ratio: {proxied_rate / direct_rate:.2f}")
 
 
+PROCESS_RUNS = 21
+
+
+def _process_seconds(command: list[str], cwd: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def whole_process_against_the_import_floor(scratch: Path) -> None:
+    """`harborgen render` on an unchanged tree, as a process, against importing its dependencies and nothing else.
+
+    Interleaved in one run, so that the machine's noise falls on both alike.
+    """
+    harborgen = [sys.executable, "-m", "generator"]
+    floor = [sys.executable, "-c", "import click, jinja2, jsonschema, ruamel.yaml"]
+    render = [*harborgen, "render", str(ROOT / "topology.yaml"), "--out", str(scratch / "process")]
+    subprocess.run(render, check=True, capture_output=True)  # the tree exists, and the template cache is warm
+    renders, floors = [], []
+    for _ in range(PROCESS_RUNS):
+        renders.append(_process_seconds(render, ROOT))
+        floors.append(_process_seconds(floor, ROOT))
+    render_median, floor_median = statistics.median(renders), statistics.median(floors)
+    print(f"{'process: render seed, unchanged':32s} median {render_median * 1000:8.2f} ms over {PROCESS_RUNS} runs")
+    print(f"{'process: import floor':32s} median {floor_median * 1000:8.2f} ms over {PROCESS_RUNS} runs")
+    print(f"render / import-floor ratio: {render_median / floor_median:.2f}  (target <= 1.5)")
+
+    large = _large_topology(scratch, 1000)
+    subprocess.run([*harborgen, "render", str(large), "--out", str(scratch / "large")], check=True, capture_output=True)
+    check = [*harborgen, "check", str(large), "--out", str(scratch / "large")]
+    checks = [_process_seconds(check, ROOT) for _ in range(5)]
+    print(f"{'process: check 1,000 nodes, unchanged':32s} median {statistics.median(checks) * 1000:8.2f} ms over 5 runs")
+
+
 def main() -> None:
     seed = ROOT / "topology.yaml"
     with tempfile.TemporaryDirectory() as scratch:
@@ -104,6 +140,8 @@ def main() -> None:
     per_node_small = figures["compile seed (5 nodes)"] / len(seed_cluster.nodes)
     per_node_large = figures["compile 100 harbor nodes"] / len(large_cluster.nodes)
     print(f"compile cost per node, 100-node / seed ratio: {per_node_large / per_node_small:.2f}")
+    with tempfile.TemporaryDirectory() as scratch:
+        whole_process_against_the_import_floor(Path(scratch))
     upload_throughput()
 
 
