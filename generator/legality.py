@@ -130,6 +130,38 @@ def value_problems(value: str, contexts: Iterable[str]) -> list[str]:
     return problems
 
 
+# SHA-256 of the public key (SubjectPublicKeyInfo, DER) of token key pairs that are
+# public knowledge: whoever holds a copy can sign registry tokens that every node trusts.
+PUBLISHED_TOKEN_KEYS = {
+    # common/templates/ui/private_key.pem and registry/root.crt of every Harbor 1.1.2 installer
+    "fed0de1e3ec8497f36edd6ca7d654333c7254dcac76aefa0f27c6aa398c67706": "the pair every Harbor 1.1.2 installer ships in common/templates",
+}
+
+
+def published_key_problem(pem: str) -> str | None:
+    """Why a token private key or certificate must not be used because its pair is published, or None."""
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        if "CERTIFICATE" in pem:
+            public_key = x509.load_pem_x509_certificate(pem.encode()).public_key()
+        else:
+            public_key = serialization.load_pem_private_key(pem.encode(), password=None).public_key()
+    except ValueError:
+        return None  # not readable at all: the PEM rules say so
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    origin = PUBLISHED_TOKEN_KEYS.get(hashlib.sha256(der).hexdigest())
+    if origin is None:
+        return None
+    return (
+        f"belongs to {origin}: it is public, so anyone could sign registry tokens this cluster trusts "
+        "(expected a pair of your own: remove token_private_key and token_certificate, then run 'harborgen secrets generate')"
+    )
+
+
 def key_pair_problem(private_pem: str, certificate_pem: str) -> str | None:
     """Why the token key and certificate are not one usable pair, or None."""
     if not _pair_matches(private_pem, certificate_pem):

@@ -19,7 +19,7 @@ from pathlib import Path
 from .conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
 from .errors import Diagnostic, InputError, OutputError
 from .formats import SHAPES
-from .legality import key_pair_problem, value_problems
+from .legality import key_pair_problem, published_key_problem, value_problems
 from .loader import Located, load_file
 from .model import Cluster
 
@@ -62,6 +62,10 @@ def check_secrets(cluster: Cluster, needed: dict[str, frozenset[str]], secrets: 
             continue
         for problem in value_problems(value, contexts):
             problems.append(secrets.diagnostic(name, f"the value {problem}"))
+    for name in (TOKEN_PRIVATE_KEY, TOKEN_CERTIFICATE):
+        published = published_key_problem(secrets.values[name]) if name in needed and name in secrets.values else None
+        if published:
+            problems.append(secrets.diagnostic(name, published))
     if not problems and TOKEN_PRIVATE_KEY in needed and TOKEN_CERTIFICATE in needed:
         pair_problem = key_pair_problem(secrets.values[TOKEN_PRIVATE_KEY], secrets.values[TOKEN_CERTIFICATE])
         if pair_problem:

@@ -284,3 +284,25 @@ def test_a_secrets_file_with_a_merge_key_is_refused_with_its_position(tmp_path):
     for command in ("generate", "check"):
         result = harborgen("secrets", command, str(TOPOLOGY), "--secrets", str(secrets))
         assert result.returncode == 2 and f"{secrets}:1:1: merge key" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("half", ["private key", "certificate", "both"])
+def test_the_published_installer_key_pair_is_refused(tmp_path, token_pair, half):
+    from tests.helpers import require_reference
+
+    templates = require_reference() / "common" / "templates"
+    published = {"token_private_key": (templates / "ui/private_key.pem").read_text(),
+                 "token_certificate": (templates / "registry/root.crt").read_text()}
+    chosen = published if half == "both" else {
+        "private key": {"token_private_key": published["token_private_key"]},
+        "certificate": {"token_certificate": published["token_certificate"]},
+    }[half]
+    secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair, **chosen))
+    for command in (("secrets", "check", str(TOPOLOGY)), ("materialize", str(TOPOLOGY), "--out", str(tmp_path / "ship")),
+                    ("secrets", "pack", str(TOPOLOGY), "--out", str(tmp_path / "packs"))):
+        result = run_harborgen(*command, "--secrets", str(secrets))
+        assert result.returncode == 2, result.stderr
+        for name in chosen:
+            assert f"{name}: belongs to the pair every Harbor 1.1.2 installer ships" in result.stderr
+        assert "anyone could sign registry tokens" in result.stderr
+    assert not (tmp_path / "ship").exists() and not (tmp_path / "packs").exists()
