@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -27,6 +28,11 @@ def machine(tmp_path, token_pair):
     installer.mkdir(parents=True)
     (installer / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
     (installer / "docker-compose.yml").write_text("version: '2'\n")
+    if REFERENCE.is_dir():
+        shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
+    # A stand-in for the installer's prepare that writes common/config/ as the real one does.
+    (installer / "prepare").write_text('#!/usr/bin/env bash\nexec python3 -m tests.prepare_emulation "$PWD"\n')
+    (installer / "prepare").chmod(0o755)
     state = tmp_path / "state"
     state.mkdir()
     values = secrets_for(TOPOLOGY, token_pair, harbor_db_password="it's-a-pass")
@@ -48,6 +54,19 @@ def machine(tmp_path, token_pair):
         )
 
     m.apply = apply
+
+    def install(node: str, *args: str) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state), "PREPARE_ROOT": str(root),
+            "PYTHONPATH": str(ROOT), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1",
+        }
+        return subprocess.run(
+            ["bash", str(m.bundles / node / "install-harbor.sh"), "--root", str(root), *args],
+            capture_output=True, text=True, timeout=120, env=env, preexec_fn=lambda: os.umask(0o022),
+        )
+
+    m.install = install
+    m.installer = installer
     return m
 
 
@@ -207,3 +226,83 @@ def test_load_balancer_apply_starts_nginx_once(machine):
     assert "already runs this configuration" in second.stdout
     calls = (machine.state / "calls").read_text().splitlines()
     assert sum(call.startswith("docker run") for call in calls) == 1
+
+
+# --- the install step (install-harbor.sh) -----------------------------------------------
+
+SECRET_BEARING = ("adminserver/env", "ui/env", "jobservice/env", "registry/config.yml", "ui/private_key.pem")
+
+
+def _calls(machine) -> str:
+    calls = machine.state / "calls"
+    return calls.read_text() if calls.exists() else ""
+
+
+def _unmount(machine) -> None:
+    (machine.state / "mounts").write_text("")
+
+
+def test_install_step_refuses_an_unmounted_node_and_runs_nothing(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    _unmount(machine)  # as after a reboot whose mount failed
+    result = machine.install("node0")
+    assert result.returncode == 1 and "is not mounted" in result.stderr
+    assert not (machine.installer / "common/config").exists(), "prepare ran on an unmounted node"
+    assert "docker-compose" not in _calls(machine)
+
+
+def test_install_step_refuses_a_mount_that_is_not_cephfs(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    (machine.state / "fstype").write_text("ext4\n")
+    result = machine.install("node0")
+    assert result.returncode == 1 and "is a ext4 mount, not CephFS" in result.stderr
+    assert not (machine.installer / "common/config").exists()
+
+
+def test_install_step_refuses_a_missing_or_foreign_secretkey(machine):
+    """prepare would make a fresh key on the spot and exit 0: this node would encrypt apart."""
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    secretkey = machine.root / "mnt/cephfs/harbor/data/secretkey"
+    secretkey.write_text("0123456789abcdef")
+    result = machine.install("node0")
+    assert result.returncode == 1 and "is not the one apply.sh installed" in result.stderr
+    secretkey.unlink()
+    result = machine.install("node0")
+    assert result.returncode == 1 and "no secretkey" in result.stderr
+    assert not secretkey.exists(), "prepare ran and made a key of its own"
+    assert not (machine.installer / "common/config").exists()
+
+
+def test_install_step_leaves_every_secret_private_and_no_database_password(machine):
+    if not REFERENCE.is_dir():
+        pytest.skip("the stock templates are needed for prepare's other files")
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    key_before = (machine.root / "mnt/cephfs/harbor/data/secretkey").read_bytes()
+    result = machine.install("node0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = machine.installer / "common/config"
+    for path in SECRET_BEARING:
+        assert stat.S_IMODE((config / path).stat().st_mode) == 0o600, path
+    for path in config.rglob("*"):
+        assert not stat.S_IMODE(path.stat().st_mode) & 0o077, f"{path} is readable by others"
+    assert not (config / "db/env").exists()
+    assert (machine.root / "mnt/cephfs/harbor/data/secretkey").read_bytes() == key_before, "prepare made a new key"
+    calls = _calls(machine)
+    assert f"docker-compose up -d (in {machine.installer})" in calls
+    assert "curl --silent --insecure --fail --output /dev/null --max-time 10 http://10.222.78.7/" in calls
+
+
+def test_install_step_fails_loudly_when_the_node_never_answers(machine):
+    if not REFERENCE.is_dir():
+        pytest.skip("the stock templates are needed for prepare's other files")
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    (machine.state / "curl-fail").touch()
+    result = machine.install("node0")
+    assert result.returncode == 1 and "does not answer on http://10.222.78.7/" in result.stderr
+
+
+def test_docker_waits_for_the_mount_through_the_installed_drop_in(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    dropin = machine.root / "etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
+    assert "RequiresMountsFor=/mnt/cephfs/harbor\n" in dropin.read_text()
+    assert stat.S_IMODE(dropin.stat().st_mode) == 0o644

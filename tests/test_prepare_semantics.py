@@ -83,3 +83,74 @@ def test_registry_config_is_stock_but_for_a_shared_http_secret(topology_case):
     assert ours["http"].pop("secret") == placeholder("registry_http_secret")
     stock["http"].pop("secret")
     assert ours == stock
+
+
+# --- what prepare does on disk (tests/prepare_emulation.run_prepare) -----------------------
+
+def _installer(tmp_path, reference, *, customize_crt: str = "off"):
+    import shutil
+
+    installer = tmp_path / "installer"
+    shutil.copytree(reference / "common" / "templates", installer / "common" / "templates")
+    cfg = (reference / "harbor.cfg").read_text()
+    cfg = cfg.replace("secretkey_path = /data", f"secretkey_path = {tmp_path / 'data'}")
+    cfg = cfg.replace("customize_crt = on", f"customize_crt = {customize_crt}")
+    (installer / "harbor.cfg").write_text(cfg)
+    return installer
+
+
+def _with_umask(mask, action):
+    import os
+
+    old = os.umask(mask)
+    try:
+        return action()
+    finally:
+        os.umask(old)
+
+
+def test_prepare_makes_a_secretkey_silently_when_none_is_at_secretkey_path(tmp_path):
+    """_get_secret: no file, no error: a fresh random key, mode 0600, and the run goes on."""
+    import stat
+
+    from tests.prepare_emulation import run_prepare
+
+    installer = _installer(tmp_path, require_reference(), customize_crt="off")
+    run_prepare(installer)
+    key = tmp_path / "data" / "secretkey"
+    assert len(key.read_text()) == 16 and stat.S_IMODE(key.stat().st_mode) == 0o600
+    first = key.read_text()
+    run_prepare(installer)
+    assert key.read_text() == first, "an existing key is read, never replaced"
+
+
+def test_prepare_writes_with_the_process_umask_and_writes_db_env(tmp_path):
+    """render(): a plain open(dest, 'w'), so under umask 022 every secret it writes is 0644."""
+    import stat
+
+    from tests.prepare_emulation import run_prepare
+
+    reference = require_reference()
+    installer = _installer(tmp_path, reference, customize_crt="off")
+    _with_umask(0o022, lambda: run_prepare(installer))
+    config = installer / "common" / "config"
+    for path in ("adminserver/env", "ui/env", "registry/config.yml", "jobservice/env", "ui/private_key.pem", "db/env"):
+        assert stat.S_IMODE((config / path).stat().st_mode) == 0o644, path
+    db_password = read_cfg((reference / "harbor.cfg").read_text(), python2=True)["db_password"]
+    assert (config / "db/env").read_text().strip() == f"MYSQL_ROOT_PASSWORD={db_password}"
+    _with_umask(0o077, lambda: run_prepare(installer))
+    assert stat.S_IMODE((config / "db/env").stat().st_mode) == 0o600
+
+
+def test_prepare_copies_the_installer_key_pair_only_when_customize_crt_is_off(tmp_path):
+    from tests.prepare_emulation import run_prepare
+
+    reference = require_reference()
+    installer = _installer(tmp_path, reference, customize_crt="off")
+    run_prepare(installer)
+    copied = installer / "common/config/ui/private_key.pem"
+    assert copied.read_bytes() == (installer / "common/templates/ui/private_key.pem").read_bytes()
+    on = _installer(tmp_path / "on", reference, customize_crt="on")
+    with pytest.raises(NotImplementedError):  # with 'on', prepare makes a new pair on every node: harborgen never sets it
+        run_prepare(on)
+    assert not (on / "common/config/ui/private_key.pem").exists()

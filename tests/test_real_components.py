@@ -149,3 +149,19 @@ def test_every_script_in_a_bundle_is_a_plain_script_shipped_as_is(topology_case)
     for path, artifact in tree.items():
         if artifact.executable:
             assert artifact.content == plain[Path(path).name], f"{path} differs from templates/scripts/"
+
+
+def test_systemd_accepts_the_docker_drop_in(topology_case, tmp_path):
+    """systemd-analyze verify reads docker.service with our drop-in and warns about nothing."""
+    analyze = require_tool("systemd-analyze")
+    _, topology = topology_case
+    cluster = load_cluster(topology)
+    tree = compile_cluster(cluster)
+    (tmp_path / "docker.service").write_text("[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n")
+    for node in cluster.harbor_nodes:
+        dropin = tree[f"{node.name}/systemd/docker.service.d/harborgen-cephfs.conf"].content
+        assert f"RequiresMountsFor={cluster.cephfs.harbor_root}\n".encode() in dropin
+        (tmp_path / "docker.service.d").mkdir(exist_ok=True)
+        (tmp_path / "docker.service.d" / "harborgen-cephfs.conf").write_bytes(dropin)
+        result = _run([analyze, "verify", str(tmp_path / "docker.service")], env={"SYSTEMD_UNIT_PATH": f"{tmp_path}:", "PATH": "/usr/bin:/bin"})
+        assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -6,6 +6,8 @@ from ..model import Cluster, Node
 from ..templating import Renderer
 from . import Artifact, plain_script, render_template
 
+DOCKER_DROPIN = "systemd/docker.service.d/harborgen-cephfs.conf"
+
 
 def render_docker_compose(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     return render_template(
@@ -53,6 +55,16 @@ def render_secretkey(renderer: Renderer, cluster: Cluster, node: Node) -> Artifa
     )
 
 
+def render_docker_dropin(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    """docker.service waits for the CephFS mount and never runs without it."""
+    return render_template(renderer, cluster, node, "systemd/docker-cephfs.conf.j2", DOCKER_DROPIN)
+
+
+def render_install_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    """The install step that replaces ./install.sh: refuses an unmounted node, locks prepare's output down."""
+    return plain_script(renderer, "install-harbor.sh", "install-harbor.sh")
+
+
 def render_migration_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     """For a node that ran single-node Harbor with its own harbor-db: move that data to the cluster's database."""
     return plain_script(renderer, "migrate-harbor-db.sh", "database/migrate-harbor-db.sh")
@@ -66,5 +78,7 @@ ARTIFACTS = (
     render_token_private_key,
     render_token_certificate,
     render_secretkey,
+    render_docker_dropin,
+    render_install_script,
     render_migration_script,
 )
