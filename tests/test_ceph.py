@@ -159,6 +159,24 @@ def test_a_second_apply_keeps_one_fstab_line_and_one_mount(ceph, harbor_node, re
     assert mounts_of(harbor_node["mount"]) == 1
 
 
+def test_bootstrap_refuses_a_client_whose_caps_differ_and_prints_the_fix(ceph, bootstrapped, rendered):
+    ceph.run("ceph", "auth", "caps", "client.harbor", "mon", "allow *", "mds", "allow rw", "osd", "allow rw")
+    key = ceph.run("ceph", "auth", "get-key", "client.harbor").stdout.strip()
+    result = subprocess.run(["bash", str(rendered / "h1/ceph/bootstrap-cephfs.sh"), "--skip-mds"],
+                            capture_output=True, text=True, timeout=300, env=ceph.env)
+    assert result.returncode == 1
+    assert "It has:\n    mds allow rw\n    mon allow *\n    osd allow rw\n" in result.stderr
+    assert "It should have:\n    mds allow rw path=/harbor\n    mon allow r\n    osd allow rw pool=cephfs_data\n" in result.stderr
+    fix = next(line for line in result.stderr.splitlines() if line.startswith("To give it exactly those: "))
+    assert key not in result.stdout + result.stderr, "the key was printed"
+    assert ceph.ceph_json("auth", "get", "client.harbor")[0]["caps"]["mon"] == "allow *", "caps were changed silently"
+    subprocess.run(["bash", "-c", fix.removeprefix("To give it exactly those: ")], check=True, env=ceph.env, capture_output=True, timeout=60)
+    again = subprocess.run(["bash", str(rendered / "h1/ceph/bootstrap-cephfs.sh"), "--skip-mds"],
+                           capture_output=True, text=True, timeout=300, env=ceph.env)
+    assert again.returncode == 0, again.stderr
+    assert "client.harbor exists with the capabilities it needs" in again.stdout
+
+
 def test_with_the_cluster_stopped_apply_refuses_to_go_on(ceph, harbor_node, rendered, admin_view):
     """Last in this module: it stops the cluster."""
     for path in list(ceph.mounts):
