@@ -6,3 +6,5 @@ installer_dir='/opt/harbor'
 # The Harbor nodes, in the order they are stopped and started; GC runs on the first.
 harbor_names=('h1' 'h2' 'h3' 'h4')
 harbor_addresses=('10.1.1.1' '10.1.1.2' '10.1.1.3' '10.1.1.4')
+# What each node answers on once Harbor runs (how the load balancer reaches it).
+harbor_urls=('https://10.1.1.1/' 'https://10.1.1.2/' 'https://10.1.1.3/' 'https://10.1.1.4/')

@@ -6,3 +6,5 @@ installer_dir='/opt/harbor'
 # The Harbor nodes, in the order they are stopped and started; GC runs on the first.
 harbor_names=('h1' 'h2' 'h3')
 harbor_addresses=('127.0.0.11' '127.0.0.12' '127.0.0.13')
+# What each node answers on once Harbor runs (how the load balancer reaches it).
+harbor_urls=('http://127.0.0.11/' 'http://127.0.0.12/' 'http://127.0.0.13/')

@@ -6,3 +6,5 @@ installer_dir='/root/harbor'
 # The Harbor nodes, in the order they are stopped and started; GC runs on the first.
 harbor_names=('a' 'b')
 harbor_addresses=('192.168.10.1' '192.168.10.2')
+# What each node answers on once Harbor runs (how the load balancer reaches it).
+harbor_urls=('http://192.168.10.1/' 'http://192.168.10.2/')

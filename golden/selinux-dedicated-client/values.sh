@@ -6,3 +6,5 @@ installer_dir='/home/cephd/harbor/harbor'
 # The Harbor nodes, in the order they are stopped and started; GC runs on the first.
 harbor_names=('admin' 'node0' 'node1')
 harbor_addresses=('10.222.77.73' '10.222.78.7' '10.222.78.8')
+# What each node answers on once Harbor runs (how the load balancer reaches it).
+harbor_urls=('http://10.222.77.73/' 'http://10.222.78.7/' 'http://10.222.78.8/')

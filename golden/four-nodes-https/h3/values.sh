@@ -25,6 +25,8 @@ cephfs_directories=('/srv/ceph/harbor-prod/data/registry' '/srv/ceph/harbor-prod
 
 # Harbor 1.1.2
 harbor_version='1.1.2'
+# What this node answers on once Harbor runs: how the load balancer reaches it.
+node_url='https://10.1.1.3/'
 installer_dir='/opt/harbor'
 secretkey_path='/srv/ceph/harbor-prod/data/secretkey'
 secretkey_name='harbor_secretkey'

@@ -25,6 +25,8 @@ cephfs_directories=('/mnt/cephfs/harbor/data/registry' '/mnt/cephfs/harbor/data/
 
 # Harbor 1.1.2
 harbor_version='1.1.2'
+# What this node answers on once Harbor runs: how the load balancer reaches it.
+node_url='http://127.0.0.12/'
 installer_dir='/opt/harbor'
 secretkey_path='/mnt/cephfs/harbor/data/secretkey'
 secretkey_name='harbor_secretkey'

@@ -128,12 +128,33 @@ install_file() {
     echo "wrote $destination (mode $mode)"
 }
 
+# What install-harbor.sh compares the key on CephFS with: the digest of the key this bundle installed.
+record_secretkey() {
+    local record="$root/var/lib/harborgen/$cluster/secretkey.sha256" digest
+    digest=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
+    if [ -f "$record" ] && [ "$(cat "$record")" = "$digest" ]; then
+        echo "unchanged: $record"
+    elif [ "$dry_run" = true ]; then
+        echo "would write $record"
+    else
+        mkdir -p "$(dirname "$record")"
+        printf '%s\n' "$digest" > "$record"
+        echo "wrote $record"
+    fi
+}
+
 install_harbor_node() {
     step "installing the cephx key of client.$cephfs_client"
     install_file "ceph/$cephfs_client.secret" "$root$cephfs_secret_file"
     if [ "$cephfs_mount_via" = fuse ]; then
         step "installing the Ceph client configuration for ceph-fuse"
         install_file ceph/client.conf "$root$cephfs_conf_file"
+    fi
+
+    step "making docker.service wait for the CephFS mount"
+    install_file systemd/docker.service.d/harborgen-cephfs.conf "$root/etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
+    if [ -z "$root" ] && [ "$dry_run" = false ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
     fi
 
     step "mounting CephFS"
@@ -153,6 +174,7 @@ install_harbor_node() {
     else
         install_file shared/secretkey "$root$secretkey_path"
     fi
+    record_secretkey
 
     step "laying harbor/ over $installer_dir"
     local path
@@ -197,5 +219,5 @@ fi
 
 step "done"
 if has_role harbor; then
-    echo "Next, on this node: cd $installer_dir && ./install.sh   (one Harbor node at a time)"
+    echo "Next, on this node: $here/install-harbor.sh   (instead of ./install.sh; one Harbor node at a time)"
 fi

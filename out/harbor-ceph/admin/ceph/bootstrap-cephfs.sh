@@ -62,16 +62,44 @@ else
     echo "created directory /$harbor_dir on $fs_name"
 fi
 
+# The capabilities of the dedicated client: the Harbor directory and the data pool, nothing more.
+wanted_caps=("mds" "allow rw path=/$harbor_dir" "mon" "allow r" "osd" "allow rw pool=$cephfs_data_pool")
+
+# The caps of an existing client as 'TYPE CAPS' lines, sorted; never its key.
+current_caps() {
+    ceph auth get "client.$client" 2>/dev/null \
+        | sed -n 's/^[[:space:]]*caps \([a-z]*\) = "\(.*\)"[[:space:]]*$/\1 \2/p' | sort
+}
+
+indent() {
+    local line
+    while IFS= read -r line; do
+        printf '    %s\n' "$line"
+    done <<<"$1"
+}
+
 if [ "$client" = admin ]; then
     echo "WARNING: the Harbor nodes mount as client.admin, which can do anything on the Ceph cluster." >&2
     echo "         Prefer a dedicated client: set cephfs.client in the topology and render again." >&2
 elif ceph auth get "client.$client" >/dev/null 2>&1; then
-    echo "client.$client exists: left as it is, capabilities included"
+    wanted=$(printf '%s %s\n' "${wanted_caps[@]}" | sort)
+    current=$(current_caps)
+    if [ "$current" != "$wanted" ]; then
+        {
+            echo "bootstrap-cephfs: client.$client exists with other capabilities than the cluster needs; nothing was changed."
+            echo "It has:"
+            indent "$current"
+            echo "It should have:"
+            indent "$wanted"
+            printf 'To give it exactly those: ceph auth caps client.%s' "$client"
+            printf " %s '%s'" "${wanted_caps[@]}"
+            echo
+        } >&2
+        exit 1
+    fi
+    echo "client.$client exists with the capabilities it needs: left as it is"
 else
-    ceph auth get-or-create "client.$client" \
-        mon 'allow r' \
-        mds "allow rw path=/$harbor_dir" \
-        osd "allow rw pool=$cephfs_data_pool" >/dev/null
+    ceph auth get-or-create "client.$client" "${wanted_caps[@]}" >/dev/null
     echo "created client.$client, limited to /$harbor_dir"
 fi
 
