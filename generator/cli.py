@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import DriftError, HarborgenError, InputError, InternalError, OutputError, UsageError, exit_code_for
-from .pipeline import compile_cluster, load_cluster
+from .errors import DriftError, HarborgenError, InputError, InternalError, LintFindings, OutputError, UsageError, exit_code_for
+from .pipeline import compile_cluster, load_checked, load_cluster
 from .writer import WriteResult, compare, write_tree
 
 DEFAULT_OUT = Path("out")
@@ -70,6 +70,28 @@ def check_command(topology: Path, out_dir: Path) -> None:
             + f"\n{out_dir / cluster.name} does not match {topology}: run 'harborgen render {topology}'"
         )
     click.echo(f"{out_dir / cluster.name}: up to date with {topology}")
+
+
+@cli.command("lint")
+@click.argument("topology", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="text for people, json for tools (schema/lint-report.schema.json), github for workflow annotations.")
+@click.option("--list-rules", is_flag=True, help="Print the catalogue of rules and exit.")
+def lint_command(topology: Path | None, output_format: str, list_rules: bool) -> None:
+    """Name every single point of failure and weak spot of TOPOLOGY; exit 1 on an error it does not accept."""
+    from .lint import counts, run_lint
+    from .lintreport import FORMATTERS, catalogue
+
+    if list_rules:
+        click.echo(catalogue(), nl=False)
+        return
+    if topology is None:
+        raise UsageError("lint needs a TOPOLOGY (or --list-rules)")
+    checked = load_checked(topology)
+    results = run_lint(checked)
+    click.echo(FORMATTERS[output_format](str(topology), results), nl=False)
+    if counts(results)["error"]:
+        raise LintFindings(f"{topology}: {counts(results)['error']} error(s) the topology does not accept")
 
 
 secrets_option = click.option(

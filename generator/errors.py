@@ -55,6 +55,10 @@ class DriftError(HarborgenError):
     """The rendered tree on disk does not match what the topology compiles to."""
 
 
+class LintFindings(HarborgenError):
+    """lint found at least one error the topology does not accept."""
+
+
 class RenderError(HarborgenError):
     """A template failed to render; the message names the artifact."""
 
@@ -70,6 +74,7 @@ class InternalError(HarborgenError):
 EXIT_CODES: dict[type[HarborgenError], int] = {
     HarborgenError: 3,
     DriftError: 1,
+    LintFindings: 1,
     InputError: 2,
     UsageError: 2,
     RenderError: 3,

@@ -30,6 +30,13 @@ _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9._-]{1,128})?(@sha2
 _CONFIG_TEXT = re.compile(r"[^\s\"'\\$`#;]([^\x00-\x1f\x7f\"'\\$`#;]{0,254}[^\s\"'\\$`#;])?")
 
 
+_NOTE = re.compile(r"[^\x00-\x1f\x7f-\x9f]{1,300}")
+
+
+def is_note(value: str) -> bool:
+    return bool(_NOTE.fullmatch(value)) and not value.isspace()
+
+
 def is_ipv4(value: str) -> bool:
     try:
         ipaddress.IPv4Address(value)
@@ -146,6 +153,10 @@ SHAPES: dict[str, Shape] = {
         "a lowercase letter, then up to 63 lowercase letters, digits and '_'",
     ),
     "docker-image": Shape(lambda v: bool(_IMAGE.fullmatch(v)), "a Docker image reference", "a Docker image reference such as nginx:1.26"),
+    "note": Shape(
+        is_note, "a note",
+        "one line of printable text, 1 to 300 characters (it is shown to reviewers, never written into a file)",
+    ),
     "config-text": Shape(
         lambda v: bool(_CONFIG_TEXT.fullmatch(v)), "safe configuration text",
         "printable text of at most 256 characters, without leading or trailing spaces, "

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .bundle import Tree, render_cluster
-from .loader import load_file
+from .loader import Located, load_file
 from .model import Cluster, build_cluster
 from .resources import TEMPLATES_DIR
 from .templating import Renderer
 from .validate import validate
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A topology that passed validation: where each value stands, the document with defaults, the plan."""
+
+    located: Located
+    document: dict[str, Any]
+    cluster: Cluster
+
+
+def load_checked(topology: Path) -> Checked:
+    """InputError lists every problem in the file; otherwise all that later stages may ask of it."""
+    located = load_file(topology)
+    document = validate(located)
+    return Checked(located, document, build_cluster(document))
+
+
 def load_cluster(topology: Path) -> Cluster:
     """The plan of a topology file; InputError lists every problem in it."""
-    return build_cluster(validate(load_file(topology)))
+    return load_checked(topology).cluster
 
 
 def compile_cluster(cluster: Cluster) -> Tree:

@@ -162,6 +162,8 @@ def _sentence(error: ValidationError) -> str:
     if kind in ("minimum", "maximum"):
         relation = "at least" if kind == "minimum" else "at most"
         return f"{instance} is out of range (expected {relation} {value})"
+    if kind == "pattern":
+        return f"{_show(instance)} is not of the expected form ({error.schema.get('description', value)})"
     if kind == "minItems":
         return f"the list has {len(instance)} item(s) (expected at least {value})"
     if kind == "minProperties":

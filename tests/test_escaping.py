@@ -49,7 +49,7 @@ def test_nginx_token_refuses_anything_that_needs_quoting():
             nginx_token(bad)
 
 
-@pytest.mark.parametrize("shape", sorted(set(SHAPES) - {"config-text"}))
+@pytest.mark.parametrize("shape", sorted(set(SHAPES) - {"config-text", "note"}))
 def test_no_shape_admits_shell_or_config_metacharacters(shape):
     for value in HOSTILE:
         assert not SHAPES[shape].check(value), f"{shape} admits {value!r}"
@@ -69,3 +69,18 @@ def test_external_url_parts():
     assert split_http_url("http://10.222.76.70/") == ("http", "10.222.76.70", None)
     for bad in ("http://user@host", "http://host/path", "http://host?x", "http://Host", "http://host:99999"):
         assert split_http_url(bad) is None, bad
+
+
+def test_a_note_is_never_written_into_a_file(tmp_path):
+    """'note' (lint.accept reasons) admits any printable text because no template ever sees it."""
+    from tests.helpers import ROOT, compiled
+
+    planted = "planted; $(reboot) `id` 'quoted' #7f3a"
+    assert SHAPES["note"].check(planted)
+    topology = tmp_path / "topology.yaml"
+    text = (ROOT / "topology.yaml").read_text()
+    topology.write_text(text.replace("reason: \"the seed's Ceph is a single monitor on the admin node, as built in the write-up\"",
+                                     "reason: " + repr(planted).replace("\\'", "''")))
+    _, tree = compiled(topology)
+    assert planted in topology.read_text()
+    assert not any(b"7f3a" in artifact.content for artifact in tree.values())
