@@ -9,7 +9,7 @@ import click
 
 from . import __version__
 from .errors import DriftError, HarborgenError, InputError, InternalError, LintFindings, OutputError, UsageError, exit_code_for
-from .pipeline import compile_cluster, load_checked, load_cluster
+from .pipeline import compile_cluster, load_checked, load_checked_text, load_cluster
 from .writer import WriteResult, compare, write_tree
 
 DEFAULT_OUT = Path("out")
@@ -60,13 +60,16 @@ def render_command(topology: Path, out_dir: Path) -> None:
 @cli.command("check")
 @topology_argument
 @out_option
-def check_command(topology: Path, out_dir: Path) -> None:
+@click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff of every stale or hand-edited file.")
+def check_command(topology: Path, out_dir: Path, show_diff: bool) -> None:
     """Exit 1 when OUT/<cluster>/ differs from a fresh render of TOPOLOGY."""
     cluster = load_cluster(topology)
-    drift = compare(compile_cluster(cluster), out_dir / cluster.name)
+    tree = compile_cluster(cluster)
+    drift = compare(tree, out_dir / cluster.name)
     if not drift.clean:
+        diffs = _drift_diffs(tree, out_dir / cluster.name, drift.stale + drift.edited) if show_diff else []
         raise DriftError(
-            "\n".join(f"{line}" for line in drift.report())
+            "\n".join([*drift.report(), *diffs])
             + f"\n{out_dir / cluster.name} does not match {topology}: run 'harborgen render {topology}'"
         )
     click.echo(f"{out_dir / cluster.name}: up to date with {topology}")
@@ -92,6 +95,50 @@ def lint_command(topology: Path | None, output_format: str, list_rules: bool) ->
     click.echo(FORMATTERS[output_format](str(topology), results), nl=False)
     if counts(results)["error"]:
         raise LintFindings(f"{topology}: {counts(results)['error']} error(s) the topology does not accept")
+
+
+@cli.command("diff")
+@click.argument("base")
+@click.argument("new")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True,
+              help="text for a terminal, markdown for a PR comment, json for tools (schema/diff-report.schema.json).")
+@click.option("--unfold", is_flag=True, help="Show the unified diffs of scripts and the RUNBOOK (text format).")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes, as git diff --exit-code.")
+def diff_command(base: str, new: str, output_format: str, unfold: bool, exit_code: bool) -> None:
+    """What changes in every bundle from BASE to NEW, and the plan to apply it. Each is a file or REF:PATH."""
+    from .diff import diff_trees
+    from .diffreport import FORMATTERS
+    from .revisions import read_topology
+
+    base_raw, new_raw = read_topology(base), read_topology(new)
+    base_checked = load_checked_text(base_raw, base)
+    base_side = (base_checked.cluster, compile_cluster(base_checked.cluster))
+    if new_raw == base_raw:  # the same document: one compile, and nothing to tell
+        new_side = base_side
+    else:
+        new_checked = load_checked_text(new_raw, new)
+        new_side = (new_checked.cluster, compile_cluster(new_checked.cluster))
+    report = diff_trees(base, base_side, new, new_side)
+    if output_format == "text":
+        click.echo(FORMATTERS["text"](report, unfold=unfold, color=sys.stdout.isatty()), nl=False)
+    else:
+        click.echo(FORMATTERS[output_format](report), nl=False)
+    if exit_code and not report.empty:
+        raise click.exceptions.Exit(1)
+
+
+def _drift_diffs(tree, cluster_dir: Path, paths: tuple[str, ...]) -> list[str]:
+    """What each drifted file holds on disk against what the topology renders, as unified diffs."""
+    import difflib
+
+    from .writer import read_regular
+
+    lines = []
+    for path in paths:
+        on_disk = (read_regular(cluster_dir / path) or b"").decode("utf-8", errors="replace").splitlines()
+        rendered = tree[path].content.decode("utf-8").splitlines()
+        lines += difflib.unified_diff(on_disk, rendered, f"{path} (on disk)", f"{path} (rendered)", lineterm="")
+    return lines
 
 
 secrets_option = click.option(
@@ -224,7 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the only place where failures become exit codes."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="harborgen", standalone_mode=False)
+        returned = cli.main(args=argv, prog_name="harborgen", standalone_mode=False)
+        if isinstance(returned, int) and returned:  # click hands back the code of an Exit raised in a command
+            sys.exit(returned)
     except click.exceptions.Exit as exit_:
         sys.exit(exit_.exit_code)
     except click.ClickException as error:

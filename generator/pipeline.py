@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .bundle import Tree, render_cluster
-from .loader import Located, load_file
+from .loader import Located, load_file, load_text
 from .model import Cluster, build_cluster
 from .resources import TEMPLATES_DIR
 from .templating import Renderer
@@ -25,7 +25,15 @@ class Checked:
 
 def load_checked(topology: Path) -> Checked:
     """InputError lists every problem in the file; otherwise all that later stages may ask of it."""
-    located = load_file(topology)
+    return _checked(load_file(topology))
+
+
+def load_checked_text(raw: bytes, name: str) -> Checked:
+    """The same, for a topology that is not a file here (a Git revision's)."""
+    return _checked(load_text(raw, name))
+
+
+def _checked(located: Located) -> Checked:
     document = validate(located)
     return Checked(located, document, build_cluster(document))
 

@@ -79,7 +79,7 @@ def _compare(tree: Tree, cluster_dir: Path) -> Drift:
         if path not in on_disk:
             missing.append(path)
             continue
-        content = _read_regular(cluster_dir / path)
+        content = read_regular(cluster_dir / path)
         if content is None:
             not_regular.append(path)
         elif content == artifact.content and mode_matches(on_disk[path], artifact):
@@ -234,7 +234,7 @@ def mode_matches(mode: int, artifact: Artifact) -> bool:
     return not (artifact.secret and mode & 0o077)
 
 
-def _read_regular(path: Path) -> bytes | None:
+def read_regular(path: Path) -> bytes | None:
     """The file's bytes, or None when it is not a regular file (never following a link, never blocking on a FIFO)."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -267,7 +267,7 @@ def _entries_under(root: Path) -> dict[str, int]:
 def _recorded_hashes(cluster_dir: Path) -> dict[str, str]:
     """What the manifest on disk says each file held when it was rendered."""
     try:
-        content = _read_regular(cluster_dir / MANIFEST)
+        content = read_regular(cluster_dir / MANIFEST)
         text = content.decode("utf-8") if content is not None else ""
     except (OSError, UnicodeDecodeError):
         return {}

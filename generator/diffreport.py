@@ -1,0 +1,113 @@
+"""The outputs of `harborgen diff`: text for a terminal, Markdown for a PR comment, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+
+from .diff import CLUSTER, Report, Step
+
+
+def _nodes(nodes: tuple[str, ...]) -> str:
+    return ", ".join(nodes)
+
+
+def _step_text(step: Step) -> str:
+    status = " (new)" if step.new else " (removed)" if step.removed else ""
+    effect = "Harbor restarts there" if step.restarts_harbor else "no Harbor restart"
+    if step.new:
+        effect = "Harbor starts there for the first time" if step.restarts_harbor else "first install"
+    if step.removed:
+        effect = "after the load balancer no longer sends it traffic"
+    return f"{step.node}{status} [{', '.join(step.roles)}]: {'; '.join(step.actions)} — {effect}"
+
+
+def as_text(report: Report, *, unfold: bool = False, color: bool = False) -> str:
+    def head(text: str) -> str:
+        return f"\033[1m{text}\033[0m" if color else text
+
+    if report.empty:
+        return f"{report.base} → {report.new}: no change in any bundle\n"
+    out = [head(f"{report.base} → {report.new}")]
+    if report.topology:
+        out += ["", head("Topology")] + [f"  {line}" for line in report.topology]
+    for node, files in report.added.items():
+        out.append(f"  + bundle {node}/: {len(files)} files: {', '.join(files)}")
+    for node, files in report.removed.items():
+        out.append(f"  - bundle {node}/: {len(files)} files go")
+    if report.changes:
+        out += ["", head("Changes")]
+        out += [f"  {_nodes(change.nodes)}: {change.artifact}: {change.detail}" for change in report.changes]
+    if unfold and report.files:
+        for file in report.files:
+            out += ["", f"  {_nodes(file.nodes)}: {file.artifact}"] + [f"    {line}" for line in file.lines]
+    elif report.files:
+        out.append("  (scripts and RUNBOOK changes folded: --unfold shows the unified diffs)")
+    if report.plan:
+        out += ["", head("Plan")] + [f"  {number}. {_step_text(step)}" for number, step in enumerate(report.plan, 1)]
+    if report.warnings:
+        out += ["", head("Warnings")] + [f"  ! {warning}" for warning in report.warnings]
+    return "\n".join(out) + "\n"
+
+
+def as_markdown(report: Report) -> str:
+    if report.empty:
+        return f"**harborgen diff** `{report.base}` → `{report.new}`: no change in any bundle.\n"
+    out = [f"### harborgen diff: `{report.base}` → `{report.new}`", ""]
+    if report.topology:
+        out += [f"- {line}" for line in report.topology] + [""]
+    out += ["| node | artifact | change |", "| --- | --- | --- |"]
+    out += [f"| {node} | *(new bundle, {len(files)} files)* | added |" for node, files in report.added.items()]
+    out += [f"| {node} | *(bundle)* | removed |" for node in report.removed]
+    seen = []
+    for change in report.changes:
+        row = (_nodes(change.nodes), change.artifact, change.kind)
+        if row not in seen:
+            seen.append(row)
+    out += [f"| {nodes} | `{artifact}` | {kind} |" for nodes, artifact, kind in seen]
+    if report.plan:
+        out += ["", "**Plan**", ""] + [f"{number}. {_step_text(step)}" for number, step in enumerate(report.plan, 1)]
+    if report.warnings:
+        out += ["", "**Warnings**", ""] + [f"- ⚠️ {warning}" for warning in report.warnings]
+    out += ["", "<details><summary>Details</summary>", ""]
+    out += [f"- **{_nodes(change.nodes)}** `{change.artifact}`: {change.detail}" for change in report.changes]
+    for node, files in report.added.items():
+        out.append(f"- **{node}** new bundle: {', '.join(f'`{file}`' for file in files)}")
+    out += ["", "</details>"]
+    for file in report.files:
+        fence = _fence(file.lines)
+        out += ["", f"<details><summary>{_nodes(file.nodes)}: <code>{file.artifact}</code></summary>", "", f"{fence}diff",
+                *file.lines, fence, "", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+def _fence(lines: tuple[str, ...]) -> str:
+    """A code fence longer than any run of backticks in the lines (a RUNBOOK holds fences of its own)."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def as_json(report: Report) -> str:
+    """The structure schema/diff-report.schema.json describes."""
+    document = {
+        "base": report.base,
+        "new": report.new,
+        "empty": report.empty,
+        "topology": report.topology,
+        "added_nodes": report.added,
+        "removed_nodes": report.removed,
+        "changes": [{"nodes": list(c.nodes), "artifact": c.artifact, "kind": c.kind, "detail": c.detail} for c in report.changes],
+        "text_diffs": [{"nodes": list(f.nodes), "artifact": f.artifact, "unified": list(f.lines)} for f in report.files],
+        "plan": [
+            {"node": s.node, "roles": list(s.roles), "actions": list(s.actions), "restarts_harbor": s.restarts_harbor,
+             "remount": s.remount, "new": s.new, "removed": s.removed}
+            for s in report.plan
+        ],
+        "warnings": report.warnings,
+        "cluster_files": CLUSTER,
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATTERS: dict[str, Callable[..., str]] = {"text": as_text, "markdown": as_markdown, "json": as_json}
