@@ -13,7 +13,8 @@ import sys
 
 from generator.bundle import MANIFEST, Tree
 from generator.writer import write_tree
-from tests.helpers import GOLDEN, compiled, golden_topologies
+from tests.diff_cases import CASES, case_files, write_cases
+from tests.helpers import GOLDEN, ROOT, compiled, golden_topologies, run_cli
 
 
 def reviewable(tree: Tree) -> Tree:
@@ -24,11 +25,28 @@ def reviewable(tree: Tree) -> Tree:
     }
 
 
+DIFF_FORMATS = {"txt": "text", "md": "markdown"}
+
+
+def diff_output(name: str, suffix: str) -> str:
+    """`harborgen diff` of one scenario, run from the repository with relative paths, as a reviewer would."""
+    base, new = (str(path.relative_to(ROOT)) for path in case_files(name))
+    code, stdout, stderr = run_cli("diff", base, new, "--format", DIFF_FORMATS[suffix])
+    assert code == 0, stderr
+    return stdout
+
+
 def main() -> int:
     for name, topology in golden_topologies().items():
         _, tree = compiled(topology)
         result = write_tree(reviewable(tree), GOLDEN / name)
         print(f"golden/{name}: {len(result.written)} written, {len(result.removed)} removed, {result.unchanged} unchanged")
+    write_cases()
+    (GOLDEN / "diff").mkdir(exist_ok=True)
+    for name in CASES:
+        for suffix in DIFF_FORMATS:
+            (GOLDEN / "diff" / f"{name}.{suffix}").write_text(diff_output(name, suffix))
+    print(f"golden/diff: {len(CASES)} scenarios")
     return 0
 
 

@@ -28,6 +28,27 @@ def run_harborgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedPr
     )
 
 
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """harborgen's own entry point, in this process: its exit code, stdout and stderr.
+
+    Any exception other than SystemExit escapes: it is the traceback a user would see.
+    """
+    import contextlib
+    import io
+
+    from generator.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        else:
+            code = 0
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
 def golden_topologies() -> dict[str, Path]:
     """Every topology with a golden render in golden/<name>/: tests/topologies/*.yaml."""
     return {path.stem: path for path in sorted(TOPOLOGIES.glob("*.yaml"))}

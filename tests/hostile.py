@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
-import io
 import json
 import re
 import shutil
@@ -27,8 +26,7 @@ import yaml
 from hypothesis import event
 from hypothesis import strategies as st
 
-from generator.cli import main
-from tests.helpers import all_topologies
+from tests.helpers import all_topologies, run_cli
 
 HOSTILE_TEXT = [
     "", " ", "a b", "x;y", "x ;y", "a'b", 'a"b', "a\\b", "$HOME", "${x}", "$(reboot)", "`id`", "#c", "a#b",
@@ -138,22 +136,6 @@ def hostile_topologies(draw) -> str:
 # --- the properties ----------------------------------------------------------------
 
 LOCATED = re.compile(r"^.+:\d+:\d+: ")
-
-
-def run_cli(*args: str) -> tuple[int, str, str]:
-    """harborgen's own entry point, in this process: its exit code, stdout and stderr.
-
-    Any exception other than SystemExit escapes: it is the traceback a user would see.
-    """
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            main(list(args))
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        else:
-            code = 0
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 def check_render(text: str, directory: Path) -> None:

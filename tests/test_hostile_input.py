@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from tests.helpers import ROOT, require_tool
-from tests.hostile import check_create_database, check_render, hostile_topologies, run_cli
+from tests.helpers import ROOT, require_tool, run_cli
+from tests.hostile import check_create_database, check_render, hostile_topologies
 
 FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
 settings.register_profile(

@@ -60,5 +60,5 @@ def test_an_installed_wheel_renders_and_checks_the_seed_from_another_directory(i
 def test_the_runtime_imports_no_test_only_package(installed):
     python = installed.parent / "python"
     listed = _run([str(python), "-m", "pip", "list", "--format=freeze"]).stdout.lower()
-    for test_only in ("pyyaml", "deepdiff", "pytest", "hypothesis", "pymysql"):
+    for test_only in ("pyyaml", "pytest", "hypothesis", "pymysql", "pre-commit"):
         assert f"{test_only}==" not in listed, f"{test_only} installed with the runtime"
