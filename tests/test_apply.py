@@ -306,3 +306,140 @@ def test_docker_waits_for_the_mount_through_the_installed_drop_in(machine):
     dropin = machine.root / "etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
     assert "RequiresMountsFor=/mnt/cephfs/harbor\n" in dropin.read_text()
     assert stat.S_IMODE(dropin.stat().st_mode) == 0o644
+
+
+# --- apply.sh --check: does the node still hold what Git says? ---------------------------------
+
+def _check(machine, node: str = "node0", *args: str) -> subprocess.CompletedProcess:
+    return machine.apply(node, "--check", *args)
+
+
+def test_check_is_silent_and_exits_0_right_after_apply_and_names_each_tampering(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    before = _snapshot(machine.root)
+    clean = _check(machine)
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, "", "")
+    assert _snapshot(machine.root) == before, "a check changed something"
+
+    cfg = machine.installer / "harbor.cfg"
+    cfg.write_text(cfg.read_text().replace("max_job_workers = 3", "max_job_workers = 5"))
+    edited = _check(machine)
+    assert edited.returncode == 1 and edited.stdout == f"drift: {cfg}: content changed\n"
+    assert machine.values["harbor_db_password"] not in edited.stdout + edited.stderr
+
+    key = machine.installer / "common/templates/ui/private_key.pem"
+    key.chmod(0o644)
+    loosened = _check(machine)
+    assert f"drift: {key}: mode changed: 0644, expected 0600" in loosened.stdout
+
+    fstab = machine.root / "etc/fstab"
+    fstab.write_text("")
+    unlined = _check(machine)
+    assert f"drift: {fstab}: fstab line missing: 10.222.77.73:6789:/harbor /mnt/cephfs/harbor ceph" in unlined.stdout
+
+    (machine.state / "mounts").write_text("")
+    unmounted = _check(machine)
+    assert f"drift: {machine.root}/mnt/cephfs/harbor: not mounted" in unmounted.stdout
+    token_line = machine.values["token_private_key"].splitlines()[1]
+    for result in (edited, loosened, unlined, unmounted):
+        assert token_line not in result.stdout + result.stderr
+
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    again = _check(machine)
+    assert (again.returncode, again.stdout) == (0, ""), again.stdout
+
+
+def test_check_without_the_pack_compares_secret_files_with_the_install_record(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    assert _check(machine).returncode == 0  # no pack: the record's digests speak for the filled files
+    cfg = machine.installer / "harbor.cfg"
+    cfg.write_text(cfg.read_text() + "# by hand\n")
+    result = _check(machine)
+    assert result.returncode == 1 and f"drift: {cfg}: content changed" in result.stdout
+    record = machine.root / "var/lib/harborgen/harbor-ceph/node0.installed"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+
+
+def test_a_node_applied_from_an_older_render_reports_that_it_is_behind(machine, tmp_path):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    newer = tmp_path / "newer.yaml"
+    newer.write_text(TOPOLOGY.read_text().replace("max_job_workers: 3", "max_job_workers: 5"))
+    _, tree = compiled(newer)
+    write_tree(tree, machine.bundles)  # Git moved on; the node did not
+    result = _check(machine, "node0", "--format", "json")
+    assert result.returncode == 1
+    import json
+
+    report = json.loads(result.stdout)
+    behind = [entry for entry in report["drift"] if entry["kind"].startswith("behind")]
+    assert behind and "this node was applied from bundle" in behind[0]["kind"] and report["bundle"] in behind[0]["kind"]
+    assert report["applied"] != report["bundle"] and report["mounted"] is True
+
+
+def test_check_reports_in_json_that_follows_its_schema(machine):
+    import json
+
+    from jsonschema import Draft202012Validator
+
+    from generator.resources import SCHEMA_FILE
+
+    schema = json.loads((SCHEMA_FILE.parent / "check-report.schema.json").read_text())
+    never = _check(machine, "node0", "--format", "json")
+    assert never.returncode == 1
+    Draft202012Validator(schema).validate(json.loads(never.stdout))
+    for node in ("node0", "mysql", "nginx"):
+        assert machine.apply(node, "--secrets", machine.pack(node)).returncode == 0
+        result = _check(machine, node, "--format", "json")
+        report = json.loads(result.stdout)
+        Draft202012Validator(schema).validate(report)
+        assert result.returncode == 0 and report["drift"] == [] and report["applied"] == report["bundle"], report
+
+
+# --- harborgen audit: the nodes' reports against Git ---------------------------------------------
+
+def test_audit_turns_the_nodes_reports_into_one_table(machine, tmp_path):
+    import hashlib
+    import json
+
+    from tests.helpers import GOLDEN, run_harborgen
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    for node in ("node0", "mysql", "nginx"):
+        assert machine.apply(node, "--secrets", machine.pack(node)).returncode == 0
+    cfg = machine.installer / "harbor.cfg"
+    cfg.write_text(cfg.read_text().replace("max_job_workers = 3", "max_job_workers = 5"))
+    for node in ("node0", "mysql", "nginx"):
+        (reports / f"{node}.json").write_text(_check(machine, node, "--format", "json").stdout)
+    git = {node: hashlib.sha256((machine.bundles / node / "MANIFEST.sha256").read_bytes()).hexdigest()
+           for node in ("admin", "mysql", "nginx", "node0", "node1")}
+    behind = json.loads((reports / "nginx.json").read_text())
+    behind.update(node="node1", applied="0" * 64, mounted=True, bundle="0" * 64,
+                  drift=[{"path": "/var/lib/harborgen/harbor-ceph/node1.installed", "kind": "behind: this node was applied from bundle 0…"}])
+    (reports / "node1.json").write_text(json.dumps(behind))
+
+    result = run_harborgen("audit", str(TOPOLOGY), "--reports", str(reports))
+    assert result.returncode == 1
+    if os.environ.get("HARBORGEN_WRITE_GOLDEN"):
+        text = result.stdout.replace(str(machine.root), "<root>")
+        for node, digest in git.items():
+            text = text.replace(digest[:12], f"<{node}>")
+        (GOLDEN / "audit" / "seed.txt").write_text(text)
+    expected = (GOLDEN / "audit" / "seed.txt").read_text()
+    for node, digest in git.items():
+        expected = expected.replace(f"<{node}>", digest[:12])
+    assert result.stdout == expected.replace("<root>", str(machine.root))
+    assert machine.values["harbor_db_password"] not in result.stdout
+
+    markdown = run_harborgen("audit", str(TOPOLOGY), "--reports", str(reports), "--format", "markdown")
+    assert markdown.returncode == 1 and "| node0 |" in markdown.stdout and "<details>" in markdown.stdout
+
+
+def test_audit_refuses_a_report_that_is_not_one_with_its_file(tmp_path):
+    from tests.helpers import run_harborgen
+
+    (tmp_path / "x.json").write_text('{"node": "node0"}')
+    (tmp_path / "y.json").write_text("not json")
+    result = run_harborgen("audit", str(TOPOLOGY), "--reports", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'x.json'}:1:1:" in result.stderr and f"{tmp_path / 'y.json'}:1:1:" in result.stderr
