@@ -141,6 +141,23 @@ def _drift_diffs(tree, cluster_dir: Path, paths: tuple[str, ...]) -> list[str]:
     return lines
 
 
+@cli.command("audit")
+@topology_argument
+@click.option("--reports", "reports_dir", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A directory of the nodes' reports: the output of 'apply.sh --check --format json', one *.json per node.")
+@click.option("--format", "output_format", type=click.Choice(["text", "markdown"]), default="text", show_default=True)
+def audit_command(topology: Path, reports_dir: Path, output_format: str) -> None:
+    """One table: does each node hold what Git says? Exit 1 when a node drifts, is behind or did not report."""
+    from .audit import FORMATTERS, audit, read_reports
+
+    cluster = load_cluster(topology)
+    names = [node.name for node in cluster.nodes]
+    rows = audit(compile_cluster(cluster), names, read_reports(reports_dir, cluster.name, set(names)))
+    click.echo(FORMATTERS[output_format](rows), nl=False)
+    if not all(row.healthy for row in rows):
+        raise DriftError(f"{reports_dir}: {sum(not row.healthy for row in rows)} node(s) do not hold what {topology} says")
+
+
 secrets_option = click.option(
     "--secrets", "secrets_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
     help="The secrets file: a flat YAML mapping from secret name to value, kept out of Git.",

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs this harborgen bundle on its machine. Safe to run again: a second run changes nothing.
 # The same script in every bundle: what this node is comes from values.sh beside it.
-#   usage: apply.sh [--secrets PACK] [--dry-run] [--root DIR] [--schema REGISTRY_SQL]
+#   usage: apply.sh [--secrets PACK] [--dry-run | --check [--format text|json]] [--root DIR] [--schema REGISTRY_SQL]
 #   --secrets PACK  this node's secrets pack ('harborgen secrets pack TOPOLOGY --secrets FILE --node NODE --out PACK')
 #   --dry-run       print every action, change nothing
+#   --check         change nothing; exit 1 when what is installed is not what applying this bundle
+#                   gives (a file missing, changed or with another mode, the fstab line, the mount),
+#                   or when the node was applied from another bundle. Secret-bearing files are
+#                   compared by digest (with the pack, or with the install record), never shown.
+#   --format json   with --check: one JSON document for 'harborgen audit' (schema/check-report.schema.json)
 #   --root DIR      act under DIR instead of / (for tests)
 #   --schema FILE   database node: load Harbor's registry.sql, only into a database without tables
 # Secret-bearing files come filled from the pack, checked by harborgen before it
@@ -19,13 +24,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 pack=""
 dry_run=false
+checking=false
+output=text
 root=""
 schema=""
-usage="usage: $0 [--secrets PACK] [--dry-run] [--root DIR] [--schema REGISTRY_SQL]"
+usage="usage: $0 [--secrets PACK] [--dry-run | --check [--format text|json]] [--root DIR] [--schema REGISTRY_SQL]"
 while [ $# -gt 0 ]; do
     case "$1" in
         --secrets) pack=${2:?--secrets needs the secrets pack of this node}; shift ;;
         --dry-run) dry_run=true ;;
+        --check) checking=true ;;
+        --format) output=${2:?--format needs text or json}; shift ;;
         --root) root=${2:?--root needs a directory}; shift ;;
         --schema) schema=${2:?--schema needs a file}; shift ;;
         *) echo "$usage" >&2; exit 2 ;;
@@ -35,6 +44,11 @@ done
 if [ -n "$root" ]; then
     root=$(cd "$root" && pwd)
 fi
+case "$output" in text | json) ;; *) echo "$usage" >&2; exit 2 ;; esac
+if [ "$checking" = true ]; then
+    dry_run=true  # a check changes nothing: every step that would act only reports
+fi
+record="$root/var/lib/harborgen/$cluster/$node.installed"
 
 fail() {
     echo "apply: $*" >&2
@@ -42,7 +56,40 @@ fail() {
 }
 
 step() {
-    echo "== $*"
+    [ "$checking" = true ] || echo "== $*"
+}
+
+# --- what --check finds ---------------------------------------------------------------
+
+drift_paths=()
+drift_kinds=()
+mounted=null
+
+drift() {
+    drift_paths+=("$1")
+    drift_kinds+=("$2")
+    [ "$output" = json ] || echo "drift: $1: $2"
+}
+
+json_string() {
+    local text=${1//\\/\\\\}
+    text=${text//\"/\\\"}
+    printf '"%s"' "$text"
+}
+
+report_check() {
+    local index applied=null
+    [ -f "$record" ] && applied=$(json_string "$(sed -n 's/^bundle //p' "$record")")
+    if [ "$output" = json ]; then
+        printf '{"cluster": %s, "node": %s, "bundle": %s, "applied": %s, "mounted": %s, "drift": [' \
+            "$(json_string "$cluster")" "$(json_string "$node")" "$(json_string "$bundle_digest")" "$applied" "$mounted"
+        for index in ${drift_paths[@]+"${!drift_paths[@]}"}; do
+            [ "$index" = 0 ] || printf ', '
+            printf '{"path": %s, "kind": %s}' "$(json_string "${drift_paths[$index]}")" "$(json_string "${drift_kinds[$index]}")"
+        done
+        printf ']}\n'
+    fi
+    [ -z "${drift_paths[*]+set}" ]
 }
 
 has_role() {
@@ -71,6 +118,24 @@ fi
 step "checking the bundle against MANIFEST.sha256"
 (cd "$here" && sha256sum --quiet --strict --check MANIFEST.sha256) \
     || fail "the bundle does not match its manifest: it was changed or is incomplete"
+bundle_digest=$(sha256sum < "$here/MANIFEST.sha256" | cut -d' ' -f1)
+
+# --- the install record: what the last apply installed, after filling -------------------
+
+declare -A installed=()
+if [ -f "$record" ]; then
+    while read -r digest file_mode path; do
+        [ "$digest" = bundle ] || installed[$path]="$digest $file_mode"
+    done < "$record"
+fi
+if [ "$checking" = true ]; then
+    if [ ! -f "$record" ]; then
+        drift "$record" "missing: this node was never applied"
+    elif [ "$(sed -n 's/^bundle //p' "$record")" != "$bundle_digest" ]; then
+        drift "$record" "behind: this node was applied from bundle $(sed -n 's/^bundle //p' "$record"), Git now says $bundle_digest"
+    fi
+fi
+declare -A recorded=()
 
 if [ -n "$pack" ]; then
     step "checking the secrets pack $pack"
@@ -84,12 +149,14 @@ fi
 
 # source_of BUNDLE_PATH: sets SOURCE to the file to install: the pack's filled
 # copy of a secret-bearing file, else the bundle's own (a materialized bundle is filled already).
+# A check without the pack has no filled copy: SOURCE is then empty, and the install record speaks.
 source_of() {
     SOURCE="$here/$1"
     if [ -n "$pack" ] && [ -f "$pack/files/$1" ]; then
         SOURCE="$pack/files/$1"
     fi
     if grep -q 'HARBORGEN_SECRET\[' "$SOURCE"; then
+        [ "$checking" = true ] && { SOURCE=""; return; }
         fail "$1 holds secret placeholders: give this node's secrets pack with --secrets PACK"
     fi
 }
@@ -108,6 +175,11 @@ install_file() {
     local destination=$2 mode=0644 temporary
     is_secret_file "$1" && mode=0600
     source_of "$1"
+    if [ "$checking" = true ]; then
+        check_file "$destination" "$mode"
+        return
+    fi
+    recorded[$destination]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
     if [ -f "$destination" ] && cmp -s "$SOURCE" "$destination" && [ "$(stat -c %a "$destination")" = "${mode#0}" ]; then
         echo "unchanged: $destination"
         return
@@ -143,6 +215,51 @@ record_secretkey() {
     fi
 }
 
+# check_file DESTINATION MODE: drift of an installed file against SOURCE, or against the
+# digest the install record holds when there is no filled copy to compare with.
+check_file() {
+    local destination=$1 mode=$2 expected actual
+    if [ ! -f "$destination" ] || [ -L "$destination" ]; then
+        drift "$destination" missing
+        return
+    fi
+    if [ -n "$SOURCE" ]; then
+        expected=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
+    else
+        expected=${installed[$destination]:-}
+        expected=${expected%% *}
+    fi
+    actual=$(sha256sum < "$destination" | cut -d' ' -f1)
+    if [ -z "$expected" ]; then
+        drift "$destination" "not checkable: give the secrets pack (no install record of it)"
+    elif [ "$actual" != "$expected" ]; then
+        drift "$destination" "content changed"
+    fi
+    local current
+    current=$(stat -c %a "$destination")
+    [ "$current" = "${mode#0}" ] || drift "$destination" "mode changed: 0$current, expected $mode"
+}
+
+write_record() {
+    [ "$dry_run" = false ] || return 0
+    local path temporary
+    mkdir -p "$(dirname "$record")"
+    temporary=$(mktemp "$record.XXXXXX")
+    {
+        echo "bundle $bundle_digest"
+        for path in ${recorded[@]+"${!recorded[@]}"}; do
+            echo "${recorded[$path]%% *} ${recorded[$path]#* } $path"
+        done | sort -k3
+    } > "$temporary"
+    if cmp -s "$temporary" "$record"; then
+        rm -f "$temporary"
+        echo "unchanged: $record"
+        return
+    fi
+    mv -f "$temporary" "$record"
+    echo "recorded what was installed in $record"
+}
+
 install_harbor_node() {
     step "installing the cephx key of client.$cephfs_client"
     install_file "ceph/$cephfs_client.secret" "$root$cephfs_secret_file"
@@ -158,14 +275,20 @@ install_harbor_node() {
     fi
 
     step "mounting CephFS"
-    local mount_arguments=(--root "$root")
-    [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
-    "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" \
-        || fail "CephFS is not mounted on $cephfs_harbor_root: Harbor must not start on this node (it would delete repositories it cannot see)"
+    if [ "$checking" = true ]; then
+        check_mount
+    else
+        local mount_arguments=(--root "$root")
+        [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
+        "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" \
+            || fail "CephFS is not mounted on $cephfs_harbor_root: Harbor must not start on this node (it would delete repositories it cannot see)"
+    fi
 
     step "installing the shared secretkey on CephFS"
     source_of shared/secretkey
-    if [ -f "$root$secretkey_path" ]; then
+    if [ "$checking" = true ]; then
+        check_file "$root$secretkey_path" 0600
+    elif [ -f "$root$secretkey_path" ]; then
         cmp -s "$SOURCE" "$root$secretkey_path" \
             || fail "$root$secretkey_path holds a different secretkey: every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
         echo "unchanged: $root$secretkey_path"
@@ -174,7 +297,10 @@ install_harbor_node() {
     else
         install_file shared/secretkey "$root$secretkey_path"
     fi
-    record_secretkey
+    if [ "$checking" = false ]; then
+        recorded[$root$secretkey_path]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) 0600"
+        record_secretkey
+    fi
 
     step "laying harbor/ over $installer_dir"
     local path
@@ -183,7 +309,21 @@ install_harbor_node() {
     done
 }
 
+# check_mount: the fstab line mount-cephfs.sh writes, and the mount itself.
+check_mount() {
+    local line
+    line=$("$here/ceph/mount-cephfs.sh" --print-fstab-line)
+    grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
+    if mountpoint -q "$root$cephfs_harbor_root"; then
+        mounted=true
+    else
+        mounted=false
+        drift "$root$cephfs_harbor_root" "not mounted"
+    fi
+}
+
 set_up_database() {
+    [ "$checking" = false ] || return 0  # the database's state is the database's: SQL is not a file to compare
     step "creating database $database_name and its user (mysql client, standard connection settings)"
     source_of database/create-database.sql
     if [ "$dry_run" = true ]; then
@@ -202,6 +342,10 @@ set_up_database() {
 }
 
 start_load_balancer() {
+    if [ "$checking" = true ]; then
+        "$here/nginx/run-nginx.sh" --check || drift nginx-harbor "the load balancer does not run this bundle's configuration"
+        return
+    fi
     step "starting the load balancer"
     if [ "$dry_run" = true ]; then
         echo "would run: nginx/run-nginx.sh"
@@ -213,9 +357,14 @@ start_load_balancer() {
 if has_role harbor; then install_harbor_node; fi
 if has_role database; then set_up_database; fi
 if has_role load-balancer; then start_load_balancer; fi
+if [ "$checking" = true ]; then
+    report_check
+    exit $?
+fi
 if has_role ceph-admin; then
     echo "ceph-admin: ceph/bootstrap-cephfs.sh creates the CephFS once; apply.sh does not run it."
 fi
+write_record
 
 step "done"
 if has_role harbor; then

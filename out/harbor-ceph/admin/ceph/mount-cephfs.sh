@@ -4,7 +4,7 @@
 # Harbor 1.1.2 deletes database rows for repositories it cannot see on
 # storage, so this script fails loudly whenever the mount is not there:
 # never start Harbor after it failed.
-#   usage: mount-cephfs.sh [--dry-run] [--root DIR]
+#   usage: mount-cephfs.sh [--dry-run] [--root DIR] | --print-fstab-line
 #   --root DIR  act on DIR/etc/fstab, DIR/etc/ceph and DIR/<mount point> (for tests)
 # CEPHFS_MOUNT_TIMEOUT: seconds ceph-fuse waits for the cluster before giving up (default 30).
 # The cephx key must be in the secret file values.sh names (apply.sh installs it, mode 0600).
@@ -17,11 +17,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 root=""
 dry_run=false
+print_line=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) dry_run=true ;;
         --root) root=${2:?--root needs a directory}; shift ;;
-        *) echo "usage: $0 [--dry-run] [--root DIR]" >&2; exit 2 ;;
+        --print-fstab-line) print_line=true ;;
+        *) echo "usage: $0 [--dry-run] [--root DIR] | --print-fstab-line" >&2; exit 2 ;;
     esac
     shift
 done
@@ -113,6 +115,10 @@ ensure_mounted() {
     echo "mounted $cephfs_fs_name:/$cephfs_harbor_dir as client.$client on $mount_path"
 }
 
+if [ "$print_line" = true ]; then
+    fstab_line  # for apply.sh --check: the one line this script keeps in fstab
+    exit 0
+fi
 check_secret
 ensure_fstab_line
 ensure_mounted

@@ -17,8 +17,17 @@ for file in ${balancer_tls_files[@]+"${balancer_tls_files[@]}"}; do
 done
 wanted=$(cat "$here/default.conf" <(printf '%s %s\n' "$image" "$listen") | sha256sum | cut -d' ' -f1)
 
+runs_this_configuration() {
+    grep -qF "\"harborgen.config\": \"$wanted\"" <<<"$current" && grep -qF '"Running": true' <<<"$current"
+}
+
+if [ "${1:-}" = --check ]; then  # for apply.sh --check: change nothing, answer with the exit code
+    current=$(docker container inspect "$name" 2>/dev/null) && runs_this_configuration
+    exit
+fi
+
 if current=$(docker container inspect "$name" 2>/dev/null); then
-    if grep -qF "\"harborgen.config\": \"$wanted\"" <<<"$current" && grep -qF '"Running": true' <<<"$current"; then
+    if runs_this_configuration; then
         echo "load balancer $name already runs this configuration"
         exit 0
     fi
