@@ -163,7 +163,7 @@ def load_balancer_port_free_on_harbor_node(document: Document, located: Located)
 
 def secret_names_are_not_reserved(document: Document, located: Located) -> Iterator[Diagnostic]:
     reserved = generated_secret_names(cephx_secret_name(document["cephfs"]["client"]))
-    for path, name in _secret_references(document, ()):
+    for path, name in secret_references(document, ()):
         if name in reserved:
             yield located.diagnostic(
                 (*path, "secret"),
@@ -171,13 +171,14 @@ def secret_names_are_not_reserved(document: Document, located: Located) -> Itera
             )
 
 
-def _secret_references(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
+def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """(path, name) of every {secret: name} in a document."""
     if isinstance(value, dict):
         if set(value) == {"secret"} and isinstance(value["secret"], str):
             yield path, value["secret"]
             return
         for key, child in value.items():
-            yield from _secret_references(child, (*path, key))
+            yield from secret_references(child, (*path, key))
 
 
 RULES: tuple[Rule, ...] = (

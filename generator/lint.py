@@ -13,8 +13,8 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
+from .crosscheck import secret_references
 from .loader import dotted
 from .pipeline import Checked
 
@@ -185,18 +185,9 @@ def plain_http(checked: Checked) -> Iterator[Finding]:
         )
 
 
-def _secret_references(value: Any, path: tuple) -> Iterator[tuple[tuple, str]]:
-    if isinstance(value, dict):
-        if set(value) == {"secret"} and isinstance(value["secret"], str):
-            yield path, value["secret"]
-            return
-        for key, child in value.items():
-            yield from _secret_references(child, (*path, key))
-
-
 def secret_used_twice(checked: Checked) -> Iterator[Finding]:
     uses: dict[str, list[tuple]] = defaultdict(list)
-    for path, name in _secret_references(checked.located.data, ()):
+    for path, name in secret_references(checked.located.data):
         uses[name].append(path)
     for name, paths in sorted(uses.items()):
         for path in paths[1:]:

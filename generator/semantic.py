@@ -58,13 +58,8 @@ def _assignments(text: str, separator: str) -> dict[str, str]:
     return pairs
 
 
-def diff_ini(old: str, new: str) -> list[str]:
-    """harbor.cfg, systemd drop-ins: `key = value` lines."""
-    return _key_changes(_assignments(old, "="), _assignments(new, "="))
-
-
-def diff_env(old: str, new: str) -> list[str]:
-    """env files: KEY=VALUE lines, the value verbatim."""
+def diff_assignments(old: str, new: str) -> list[str]:
+    """harbor.cfg, systemd drop-ins (`key = value`) and env files (KEY=VALUE): keys, old → new."""
     return _key_changes(_assignments(old, "="), _assignments(new, "="))
 
 
@@ -225,10 +220,10 @@ DIFFERS: tuple[tuple[str, Differ, str], ...] = (
     ("shared/secretkey", diff_secret_file, "secret"),
     ("harbor/docker-compose.yml", diff_yaml, "yaml"),
     ("harbor/common/templates/registry/config.yml", diff_yaml, "yaml"),
-    ("harbor/harbor.cfg", diff_ini, "ini"),
-    ("harbor/common/templates/*/env", diff_env, "env"),
-    ("systemd/*", diff_ini, "ini"),
-    ("ceph/client.conf", diff_ini, "ini"),
+    ("harbor/harbor.cfg", diff_assignments, "ini"),
+    ("harbor/common/templates/*/env", diff_assignments, "env"),
+    ("systemd/*", diff_assignments, "ini"),
+    ("ceph/client.conf", diff_assignments, "ini"),
     ("values.sh", diff_values, "values"),
     ("nginx/default.conf", diff_nginx, "nginx"),
     ("*.sql", diff_sql, "sql"),
