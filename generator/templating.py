@@ -9,11 +9,13 @@ file that means something other than what the topology says.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
 from .errors import RenderError
 
@@ -98,6 +100,20 @@ FILTERS = {
 }
 
 
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's file cache, but a cache that cannot be read or written is only a cache missed."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except (OSError, ValueError, EOFError):
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):  # a full or read-only disk: the next run compiles again
+            super().dump_bytecode(bucket)
+
+
 def _bytecode_cache() -> jinja2.BytecodeCache | None:
     """Compiled templates kept between runs: compiling them is most of a render's time.
 
@@ -106,7 +122,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     No cache at all when that directory cannot be had: slower, never wrong.
     """
     try:
-        return jinja2.FileSystemBytecodeCache()
+        return _BytecodeCache()
     except (OSError, RuntimeError):
         return None
 

@@ -109,3 +109,18 @@ def test_a_rendered_tree_checks_clean(tmp_path):
     _, tree = compiled(ROOT / "topology.yaml")
     write_tree(tree, tmp_path / "c")
     assert compare(tree, tmp_path / "c").clean
+
+
+def test_a_template_cache_that_cannot_be_written_only_slows_a_render(tmp_path, monkeypatch):
+    """The bytecode cache is an optimisation: a read-only or full cache directory never fails a render."""
+    import jinja2.bccache
+
+    from generator.pipeline import compile_cluster, load_cluster
+
+    def broken(self, *args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(jinja2.bccache.FileSystemBytecodeCache, "dump_bytecode", broken)
+    monkeypatch.setattr(jinja2.bccache.FileSystemBytecodeCache, "load_bytecode", broken)
+    tree = compile_cluster(load_cluster(ROOT / "topology.yaml"))
+    assert tree == compiled(ROOT / "topology.yaml")[1]
