@@ -159,6 +159,19 @@ def test_a_second_apply_keeps_one_fstab_line_and_one_mount(ceph, harbor_node, re
     assert mounts_of(harbor_node["mount"]) == 1
 
 
+def test_check_finds_nothing_on_a_node_applied_over_real_cephfs_and_names_a_lost_mount(ceph, harbor_node, rendered):
+    env = {**os.environ, "CEPH_CONF": "/nonexistent"}
+    check = [str(rendered / "h2/apply.sh"), "--root", str(harbor_node["root"]), "--check", "--secrets", str(harbor_node["pack"])]
+    clean = subprocess.run(["bash", *check], capture_output=True, text=True, timeout=120, env=env)
+    assert (clean.returncode, clean.stdout, clean.stderr) == (0, "", ""), clean.stdout + clean.stderr
+    key = harbor_node["root"] / "etc/ceph/harbor.secret"
+    key.chmod(0o640)
+    loosened = subprocess.run(["bash", *check], capture_output=True, text=True, timeout=120, env=env)
+    key.chmod(0o600)
+    assert loosened.returncode == 1 and f"drift: {key}: mode changed: 0640, expected 0600" in loosened.stdout
+    assert key.read_text().strip() not in loosened.stdout + loosened.stderr
+
+
 def test_bootstrap_refuses_a_client_whose_caps_differ_and_prints_the_fix(ceph, bootstrapped, rendered):
     ceph.run("ceph", "auth", "caps", "client.harbor", "mon", "allow *", "mds", "allow rw", "osd", "allow rw")
     key = ceph.run("ceph", "auth", "get-key", "client.harbor").stdout.strip()
