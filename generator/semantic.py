@@ -14,7 +14,7 @@ import re
 import shlex
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .placeholders import PLACEHOLDER
@@ -244,7 +244,3 @@ def describe(path: str, old: str, new: str) -> tuple[str, list[str]]:
     if not changes and old != new:
         return "text", diff_text(old, new)  # a change the structured view does not see (comments, order)
     return kind, changes
-
-
-def changed_lines(path: str, old: str, new: str) -> Iterator[str]:
-    yield from unified(old, new, path)
