@@ -133,6 +133,49 @@ def hostile_topologies(draw) -> str:
     return text
 
 
+# Valid-looking values by key: these go deep into rendering, where hostile text stops at validation.
+_PLAUSIBLE_TEXT = {
+    "address": st.ip_addresses(v=4).map(str),
+    "installer_dir": st.from_regex(r"/[a-z][a-z0-9_.-]{0,10}(/[a-z][a-z0-9_.-]{0,10}){0,2}", fullmatch=True),
+    "mount_point": st.from_regex(r"/[a-z][a-z0-9_-]{0,10}(/[a-z][a-z0-9_-]{0,10}){0,2}", fullmatch=True),
+    "harbor_dir": st.from_regex(r"[a-z][a-z0-9_-]{0,10}(/[a-z][a-z0-9_-]{0,10})?", fullmatch=True),
+    "log_dir": st.from_regex(r"logs/[a-z][a-z0-9_-]{0,10}", fullmatch=True),
+    "name": st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True),
+    "fs_name": st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True),
+    "user": st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True),
+    "username": st.from_regex(r"[A-Za-z0-9@._-]{1,20}", fullmatch=True),
+    "from": st.from_regex(r"[A-Za-z0-9]{1,8} <[a-z0-9.]{1,8}@[a-z0-9.]{1,8}>", fullmatch=True),
+    "image": st.from_regex(r"nginx:1\.[0-9]{1,2}(\.[0-9])?", fullmatch=True),
+    "secret": st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True),
+}
+_PLAUSIBLE_INT = {
+    "max_job_workers": st.integers(1, 64),
+    "token_expiration": st.integers(1, 10080),
+    "timeout": st.integers(900, 86400),
+    "port": st.integers(1, 65535),
+    "pg_num": st.sampled_from([2**n for n in range(16)]),
+    "scope": st.integers(0, 2),
+}
+
+
+@st.composite
+def plausible_topologies(draw) -> str:
+    """A golden topology with some leaves changed to other values of their kind."""
+    documents = base_documents()
+    document = copy.deepcopy(documents[draw(st.sampled_from(sorted(documents)))])
+    leaves = [path for path in _paths(document)[1:] if not isinstance(_parent(document, path)[path[-1]], (dict, list))]
+    for path in draw(st.lists(st.sampled_from(leaves), max_size=6, unique=True)):
+        parent, key = _parent(document, path), path[-1]
+        old, name = parent[key], next((part for part in reversed(path) if isinstance(part, str)), "")
+        if isinstance(old, bool):
+            parent[key] = not old
+        elif isinstance(old, int) and name in _PLAUSIBLE_INT:
+            parent[key] = draw(_PLAUSIBLE_INT[name])
+        elif isinstance(old, str) and name in _PLAUSIBLE_TEXT:
+            parent[key] = draw(_PLAUSIBLE_TEXT[name])
+    return _as_yaml(draw, document)
+
+
 # --- the properties ----------------------------------------------------------------
 
 LOCATED = re.compile(r"^.+:\d+:\d+: ")

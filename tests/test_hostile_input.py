@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
 from tests.helpers import ROOT, require_tool, run_cli
-from tests.hostile import check_create_database, check_render, hostile_topologies
+from tests.hostile import check_create_database, check_render, hostile_topologies, plausible_topologies
 
 FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
 settings.register_profile(
@@ -43,6 +43,15 @@ def _tools():
 @_property
 @given(text=hostile_topologies())
 def test_hostile_topologies_end_cleanly_and_render_only_deployable_files(text):
+    with tempfile.TemporaryDirectory() as scratch:
+        check_render(text, Path(scratch))
+
+
+@pytest.mark.real_component
+@_property
+@given(text=plausible_topologies())
+def test_hostile_topologies_of_plausible_values_render_deployable_files(text):
+    """Values of the right kind, not the golden ones: most render, and every render must deploy."""
     with tempfile.TemporaryDirectory() as scratch:
         check_render(text, Path(scratch))
 
