@@ -278,6 +278,7 @@ def test_install_step_leaves_every_secret_private_and_no_database_password(machi
         pytest.skip("the stock templates are needed for prepare's other files")
     assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
     key_before = (machine.root / "mnt/cephfs/harbor/data/secretkey").read_bytes()
+    (machine.installer / "harbor.v1.1.2.tar.gz").write_bytes(b"images of the offline installer")
     result = machine.install("node0")
     assert result.returncode == 0, result.stdout + result.stderr
     config = machine.installer / "common/config"
@@ -288,6 +289,8 @@ def test_install_step_leaves_every_secret_private_and_no_database_password(machi
     assert not (config / "db/env").exists()
     assert (machine.root / "mnt/cephfs/harbor/data/secretkey").read_bytes() == key_before, "prepare made a new key"
     calls = _calls(machine)
+    assert "docker load -i harbor.v1.1.2.tar.gz" in calls
+    assert calls.index("docker load") < calls.index("docker-compose up -d")
     assert f"docker-compose up -d (in {machine.installer})" in calls
     assert "curl --silent --insecure --fail --output /dev/null --max-time 10 http://10.222.78.7/" in calls
 

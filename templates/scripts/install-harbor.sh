@@ -5,7 +5,8 @@
 #     database rows of every repository it cannot see);
 #   - the cluster's secretkey is there, and it is the one apply.sh installed
 #     (else prepare silently makes a new one and this node encrypts apart).
-# Then it runs the stock prepare under umask 077, leaves every secret-bearing
+# Then it loads the offline installer's images (harbor*.tar.gz), as install.sh
+# does, runs the stock prepare under umask 077, leaves every secret-bearing
 # file prepare wrote readable by root only (Harbor 1.1.2's containers run as
 # root), removes common/config/db/env (the database password, for a database
 # container the cluster never runs), starts Harbor with docker-compose, and
@@ -79,6 +80,15 @@ lock_down() {
     echo "secret-bearing files of common/config are readable by root only; common/config/db/env removed"
 }
 
+load_images() {
+    local archive
+    for archive in harbor*.tar.gz; do
+        [ -f "$archive" ] || continue
+        echo "== docker load -i $archive"
+        docker load -i "$archive"
+    done
+}
+
 wait_until_answering() {
     local deadline=$((SECONDS + ${HARBORGEN_START_TIMEOUT:-600}))
     until curl --silent --insecure --fail --output /dev/null --max-time 10 "$node_url"; do
@@ -91,6 +101,7 @@ wait_until_answering() {
 check_mounted
 check_secretkey
 cd "$installer"
+load_images
 echo "== prepare (umask 077)"
 ./prepare
 lock_down
