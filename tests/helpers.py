@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ TOPOLOGIES = ROOT / "tests" / "topologies"
 GOLDEN = ROOT / "golden"
 REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
 IN_CI = os.environ.get("CI") == "true"
+LOCATED_LINE = re.compile(r"^.+:\d+:\d+: ")  # FILE:LINE:COL: of every refusal
 CEPHX_TEST_KEY = "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ=="
 
 

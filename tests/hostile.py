@@ -26,7 +26,7 @@ import yaml
 from hypothesis import event
 from hypothesis import strategies as st
 
-from tests.helpers import all_topologies, run_cli
+from tests.helpers import LOCATED_LINE, all_topologies, run_cli
 
 HOSTILE_TEXT = [
     "", " ", "a b", "x;y", "x ;y", "a'b", 'a"b', "a\\b", "$HOME", "${x}", "$(reboot)", "`id`", "#c", "a#b",
@@ -178,8 +178,6 @@ def plausible_topologies(draw) -> str:
 
 # --- the properties ----------------------------------------------------------------
 
-LOCATED = re.compile(r"^.+:\d+:\d+: ")
-
 
 def check_render(text: str, directory: Path) -> None:
     """Render the text as a topology and assert every property of the outcome."""
@@ -192,7 +190,7 @@ def check_render(text: str, directory: Path) -> None:
     assert "Traceback" not in stderr
     if code == 2:
         lines = stderr.splitlines()
-        assert lines and all(LOCATED.match(line) and line.startswith(str(topology)) for line in lines), stderr
+        assert lines and all(LOCATED_LINE.match(line) and line.startswith(str(topology)) for line in lines), stderr
         assert not out.exists(), "a refused topology wrote something"
         return
     (cluster_dir,) = [path for path in out.iterdir() if not path.name.startswith(".")]  # beside it: the lock file

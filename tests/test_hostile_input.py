@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import strategies as st
 
-from tests.helpers import ROOT, require_tool, run_cli
+from tests.helpers import LOCATED_LINE, ROOT, require_tool, run_cli
 from tests.hostile import check_create_database, check_render, hostile_topologies, plausible_topologies
 
 FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
@@ -54,6 +55,21 @@ def test_hostile_topologies_of_plausible_values_render_deployable_files(text):
     """Values of the right kind, not the golden ones: most render, and every render must deploy."""
     with tempfile.TemporaryDirectory() as scratch:
         check_render(text, Path(scratch))
+
+
+@_property
+@given(text=st.one_of(hostile_topologies(), plausible_topologies()))
+def test_lint_and_diff_end_cleanly_on_hostile_topologies(text):
+    """Every command ends cleanly: lint and diff read the same hostile documents as render."""
+    with tempfile.TemporaryDirectory() as scratch:
+        topology = Path(scratch) / "topology.yaml"
+        topology.write_text(text, encoding="utf-8", errors="surrogatepass")
+        for command, codes in ((("lint", str(topology)), (0, 1, 2)), (("diff", str(TOPOLOGY), str(topology)), (0, 2)),
+                               (("lint", str(topology), "--format", "json"), (0, 1, 2))):
+            code, _, stderr = run_cli(*command)
+            assert code in codes, f"{command[0]} exit {code}: {stderr}"
+            if code == 2:
+                assert all(LOCATED_LINE.match(line) for line in stderr.splitlines()), stderr
 
 
 # --- the reproductions of the adversarial pass, one by one ------------------------------
