@@ -30,7 +30,7 @@ lint: $(STAMP)
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden_tool
 
-# Many more hostile topologies than make test runs, with fresh seeds; found failures stay in .hypothesis/.
+# Many more hostile and plausible topologies than make test runs, with fresh seeds; found failures stay in .hypothesis/.
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
 	HARBORGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:randomly --hypothesis-show-statistics \
