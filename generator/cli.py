@@ -276,12 +276,14 @@ def _report_leftovers(result: WriteResult) -> None:
 
 
 def _refuse_committed_directory(topology: Path, out_dir: Path) -> None:
+    from .secretsfile import git_work_tree
+
     target = out_dir.resolve()
     committed = {DEFAULT_OUT.resolve(), (topology.parent / DEFAULT_OUT).resolve()}
-    inside_git = next((parent for parent in (target, *target.parents) if (parent / ".git").exists()), None)
+    inside_git = git_work_tree(target)
     if target in committed or inside_git:
         where = f"the committed render directory {out_dir}" if target in committed else f"the Git work tree {inside_git}"
-        raise UsageError(f"materialize writes secrets: refusing to write into {where} (choose a directory outside Git)")
+        raise UsageError(f"this writes secrets: refusing to write into {where} (choose a directory outside Git)")
 
 
 def main(argv: list[str] | None = None) -> None:

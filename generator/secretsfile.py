@@ -83,15 +83,15 @@ def file_mode_problem(path: Path) -> Diagnostic | None:
     return None
 
 
-def git_work_tree(path: Path) -> Path | None:
-    """The Git work tree that holds path, if any."""
-    directory = path.resolve().parent
+def git_work_tree(directory: Path) -> Path | None:
+    """The Git work tree that holds directory (or is it), if any."""
+    directory = directory.resolve()
     return next((parent for parent in (directory, *directory.parents) if (parent / ".git").exists()), None)
 
 
 def git_exposure_problem(path: Path) -> Diagnostic | None:
     """A secrets file inside a Git work tree must be one that Git ignores, or one commit publishes it."""
-    work_tree = git_work_tree(path)
+    work_tree = git_work_tree(path.resolve().parent)
     if work_tree is None:
         return None
     target = path.resolve()

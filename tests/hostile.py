@@ -26,6 +26,7 @@ import yaml
 from hypothesis import event
 from hypothesis import strategies as st
 
+from generator.semantic import sql_statements
 from tests.helpers import LOCATED_LINE, all_topologies, run_cli
 
 HOSTILE_TEXT = [
@@ -281,24 +282,6 @@ SQL_STATEMENTS = [
     re.compile(r"GRANT ALL PRIVILEGES ON `[^`]+`\.\* TO '[^']+'@'[0-9.]+'"),
     re.compile(r"FLUSH PRIVILEGES"),
 ]
-
-
-def sql_statements(text: str) -> list[str]:
-    """The statements of a MySQL script: split at ';' outside quotes, '--' comment lines dropped."""
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("-- "))
-    statements, current, quote = [], [], None
-    for character in body:
-        if quote:
-            quote = None if character == quote else quote  # '' and `` re-open at once: the same split
-        elif character in "'`\"":
-            quote = character
-        elif character == ";":
-            statements.append("".join(current).strip())
-            current = []
-            continue
-        current.append(character)
-    assert quote is None and not "".join(current).strip(), "the script ends inside a quote or without ';'"
-    return statements
 
 
 def check_create_database(text: str) -> None:
