@@ -50,9 +50,40 @@ def topology_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
+SUPPORTED_VERSIONS = ("1.1.2", "2.15")
+
+
+@lru_cache(maxsize=len(SUPPORTED_VERSIONS) + 1)
+def schema_for(version: str | None) -> dict[str, Any]:
+    """The schema of one target, without the file's if/then: one branch, so errors speak of that target only.
+
+    With no supported version, harbor, database and redis are checked no further
+    than the version itself: the version's own error says what to fix first.
+    """
+    schema = copy.deepcopy(topology_schema())
+    del schema["allOf"]
+    target = schema["$defs"].get(f"target-{version}")
+    if target is None:
+        return schema
+    for key, sub in target["properties"].items():
+        if sub is False:
+            del schema["properties"][key]
+        else:
+            schema["properties"][key] = sub
+    schema["required"] = [*schema["required"], *target.get("required", ())]
+    return schema
+
+
+def declared_version(data: Any) -> str | None:
+    """harbor.version when it names a supported target, else None."""
+    harbor = data.get("harbor") if isinstance(data, dict) else None
+    version = harbor.get("version") if isinstance(harbor, dict) else None
+    return version if version in SUPPORTED_VERSIONS else None
+
+
 def validate(located: Located) -> dict[str, Any]:
     """Every problem at once, or the document with the schema's defaults filled in."""
-    schema = topology_schema()
+    schema = schema_for(declared_version(located.data))
     validator = TopologyValidator(schema, format_checker=format_checker())
     errors = list(validator.iter_errors(located.data))
     problems = [_describe(error, located) for error in errors if not _explained_by_misspelling(error, errors)]
