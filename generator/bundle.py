@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .artifacts import Artifact, ArtifactRenderer, ceph, database, harbor, nginx
+from .artifacts import Artifact, ArtifactRenderer, ceph, database, harbor, harbor2, nginx, postgresql, redis
 from .artifacts import cluster as cluster_files
 from .artifacts.apply import VALUES, render_apply_script, render_values
 from .errors import RenderError
@@ -20,6 +20,13 @@ ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
     "load-balancer": nginx.ARTIFACTS,
     "database": database.ARTIFACTS,
 }
+HARBOR2_ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
+    "harbor": harbor2.ARTIFACTS + ceph.MOUNT_ARTIFACTS,
+    "ceph-admin": ceph.ADMIN_ARTIFACTS,
+    "load-balancer": nginx.ARTIFACTS,
+    "database": postgresql.ARTIFACTS,
+    "redis": redis.ARTIFACTS,
+}
 
 Tree = dict[str, Artifact]  # path relative to out/<cluster>/ -> file
 Bundles = dict[str, dict[str, Artifact]]  # node -> path inside its bundle -> file; "" holds the cluster's own files
@@ -29,10 +36,12 @@ CLUSTER_LEVEL = ""
 def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
     """Every file of out/<cluster>/: the node bundles, each with its manifest, and the cluster manifest."""
     bundles: Bundles = {}
+    role_artifacts = HARBOR2_ROLE_ARTIFACTS if cluster.is_harbor2 else ROLE_ARTIFACTS
+    cluster_artifacts = cluster_files.HARBOR2_ARTIFACTS if cluster.is_harbor2 else cluster_files.ARTIFACTS
     for node in cluster.nodes:
         bundle: dict[str, Artifact] = {}
         for role in node.roles:
-            for render in ROLE_ARTIFACTS[role]:
+            for render in role_artifacts[role]:
                 artifact = render(renderer, cluster, node)
                 if artifact is None:
                     continue
@@ -42,7 +51,7 @@ def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
         bundle[APPLY_SCRIPT] = render_apply_script(renderer, cluster, node)
         bundle[VALUES] = render_values(renderer, cluster, node, bundle)
         bundles[node.name] = bundle
-    bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in (render(renderer, cluster) for render in cluster_files.ARTIFACTS)}
+    bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in (render(renderer, cluster) for render in cluster_artifacts)}
     return assemble(bundles)
 
 

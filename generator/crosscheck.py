@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .conventions import HARBOR_PUBLISHED_PORTS, cephx_secret_name, default_log_dir, generated_secret_names
+from .conventions import HARBOR_2, HARBOR_PUBLISHED_PORTS, cephx_secret_name, default_log_dir, generated_secret_names
 from .errors import Diagnostic
 from .formats import split_http_url
 from .loader import Located
@@ -24,9 +24,15 @@ def _nodes_with(document: Document, role: str) -> list[str]:
     return [name for name, node in document["nodes"].items() if role in node["roles"]]
 
 
+def _is_harbor2(document: Document) -> bool:
+    return document["harbor"]["version"] == HARBOR_2
+
+
 def referenced_nodes_hold_their_role(document: Document, located: Located) -> Iterator[Diagnostic]:
-    for section, role in (("database", "database"), ("load_balancer", "load-balancer")):
-        name = document[section]["node"]
+    for section, role in (("database", "database"), ("load_balancer", "load-balancer"), ("redis", "redis")):
+        name = document.get(section, {}).get("node")
+        if name is None:
+            continue
         node = document["nodes"].get(name)
         path = (section, "node")
         if node is None:
@@ -117,6 +123,15 @@ def mds_entries_are_nodes(document: Document, located: Located) -> Iterator[Diag
 
 
 def log_dirs_are_per_node(document: Document, located: Located) -> Iterator[Diagnostic]:
+    if _is_harbor2(document):
+        for name, node in document["nodes"].items():
+            if "log_dir" in node:
+                yield located.diagnostic(
+                    ("nodes", name, "log_dir"),
+                    "is for Harbor 1.1.2 nodes (expected no log_dir: Harbor 2.15 keeps each node's logs in its own /var/log/harbor)",
+                    of_key=True,
+                )
+        return
     claimed: dict[str, str] = {}
     for name, node in document["nodes"].items():
         if "harbor" not in node["roles"]:
@@ -142,6 +157,8 @@ def _overlaps(first: str, second: str) -> bool:
 
 def ldap_settings_match_auth_mode(document: Document, located: Located) -> Iterator[Diagnostic]:
     harbor = document["harbor"]
+    if _is_harbor2(document):
+        return  # Harbor 2.x keeps authentication in its database, set in the UI
     ldap = harbor.get("ldap")
     if harbor["auth_mode"] == "ldap_auth" and ldap is None:
         yield located.diagnostic(("harbor", "auth_mode"), "is ldap_auth but harbor.ldap is missing (expected harbor.ldap with url and base_dn)")
@@ -153,12 +170,69 @@ def ldap_settings_match_auth_mode(document: Document, located: Located) -> Itera
 def load_balancer_port_free_on_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
     balancer = document["load_balancer"]
     node = document["nodes"].get(balancer["node"])
-    if node and "harbor" in node["roles"] and balancer["listen"] in HARBOR_PUBLISHED_PORTS:
+    published = (document["harbor"]["http_port"],) if _is_harbor2(document) else HARBOR_PUBLISHED_PORTS
+    if node and "harbor" in node["roles"] and balancer["listen"] in published:
         yield located.diagnostic(
             ("load_balancer", "listen"),
             f"port {balancer['listen']} is published by Harbor's own proxy on node {balancer['node']!r}, which also holds the 'harbor' role "
-            f"(expected a port other than {', '.join(map(str, HARBOR_PUBLISHED_PORTS))})",
+            f"(expected a port other than {', '.join(map(str, published))})",
         )
+
+
+def redis_role_only_for_harbor2(document: Document, located: Located) -> Iterator[Diagnostic]:
+    if _is_harbor2(document):
+        return
+    for name in _nodes_with(document, "redis"):
+        yield located.diagnostic(
+            ("nodes", name, "roles"),
+            f"node {name!r} holds the 'redis' role, which Harbor 1.1.2 does not use (expected harbor.version \"2.15\" for a cluster with Redis)",
+        )
+
+
+def redis_is_one_endpoint(document: Document, located: Located) -> Iterator[Diagnostic]:
+    redis = document.get("redis")
+    if redis is None:
+        return
+    given = [key for key in ("node", "host") if key in redis]
+    if len(given) == 2:
+        yield located.diagnostic(("redis", "host"), "is set together with redis.node (expected one of them: a node of the topology, or a host outside it)", of_key=True)
+    elif not given and "sentinel" not in redis:
+        yield located.diagnostic(("redis",), "names no Redis (expected redis.node, redis.host, or redis.sentinel)", of_key=True)
+    if "sentinel" in redis and "host" in redis:
+        yield located.diagnostic(
+            ("redis", "host"),
+            "is set together with redis.sentinel (expected no host: with Sentinel, Harbor asks the sentinels where the master is)",
+            of_key=True,
+        )
+    holders = _nodes_with(document, "redis")
+    for name in holders:
+        if name != redis.get("node"):
+            yield located.diagnostic(
+                ("nodes", name, "roles"),
+                f"node {name!r} holds the 'redis' role, but redis.node is {redis.get('node')!r} (expected the redis role on the node redis.node names)",
+            )
+
+
+def redis_cluster_is_refused(document: Document, located: Located) -> Iterator[Diagnostic]:
+    if document.get("redis", {}).get("cluster"):
+        yield located.diagnostic(
+            ("redis", "cluster"),
+            "is true, but Harbor does not support Redis Cluster (expected one Redis server, or Redis Sentinel with redis.sentinel)",
+        )
+
+
+def redis_indexes_are_distinct(document: Document, located: Located) -> Iterator[Diagnostic]:
+    indexes = document.get("redis", {}).get("indexes")
+    if not indexes:
+        return
+    seen: dict[int, str] = {}
+    for user, index in indexes.items():
+        if index in seen:
+            yield located.diagnostic(
+                ("redis", "indexes", user),
+                f"database {index} is also the {seen[index]} database (expected a database of its own: Harbor's services must not share one)",
+            )
+        seen.setdefault(index, user)
 
 
 def secret_names_are_not_reserved(document: Document, located: Located) -> Iterator[Diagnostic]:
@@ -194,6 +268,10 @@ RULES: tuple[Rule, ...] = (
     ldap_settings_match_auth_mode,
     load_balancer_port_free_on_harbor_node,
     secret_names_are_not_reserved,
+    redis_role_only_for_harbor2,
+    redis_is_one_endpoint,
+    redis_cluster_is_refused,
+    redis_indexes_are_distinct,
 )
 
 

@@ -141,7 +141,7 @@ SHAPES: dict[str, Shape] = {
         "a lowercase letter, then up to 62 lowercase letters, digits, '_' and '-'",
     ),
     "db-identifier": Shape(
-        lambda v: bool(_DB_IDENTIFIER.fullmatch(v)), "a MySQL identifier",
+        lambda v: bool(_DB_IDENTIFIER.fullmatch(v)), "a database identifier",
         "a letter or '_', then up to 63 letters, digits and '_'",
     ),
     "db-user": Shape(

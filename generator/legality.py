@@ -59,6 +59,51 @@ def _env_problem(value: str) -> str | None:
     return _line_problem(value)
 
 
+def _compose2_env_problem(value: str) -> str | None:
+    # docker compose v2 (compose-go's dotenv) expands $VAR and ${VAR} in unquoted values and reads escapes.
+    if "$" in value:
+        return "contains '$', which docker compose's env-file reader expands"
+    if "\\" in value:
+        return "contains a backslash, which docker compose's env-file reader may take for an escape"
+    return _env_problem(value)
+
+
+def _yaml_single_quoted_problem(value: str) -> str | None:
+    if "'" in value:
+        return "contains a single quote, which would end harbor.yml's quoted string"
+    return _line_problem(value)
+
+
+def _redis_conf_problem(value: str) -> str | None:
+    if re.search(r"[\s'\"\\]", value):
+        return "contains white space, a quote or a backslash, which redis.conf reads as syntax"
+    return None
+
+
+def _bcrypt_problem(value: str) -> str | None:
+    if len(value.encode("utf-8")) > 72:
+        return "is longer than 72 bytes, the most bcrypt reads (the registry's htpasswd file)"
+    return None
+
+
+def _scram_problem(value: str) -> str | None:
+    if not re.fullmatch(r"[\x20-\x7e]+", value):
+        return "is not printable ASCII (PostgreSQL's SCRAM would have to normalise it with SASLprep)"
+    return None
+
+
+def _word_problem(value: str) -> str | None:
+    if not re.fullmatch(r"[A-Za-z0-9]+", value):
+        return "is not ASCII letters and digits only (what Harbor's prepare makes for it)"
+    return None
+
+
+def _csrf_key_problem(value: str) -> str | None:
+    if len(value) != 32:
+        return f"is {len(value)} characters long (expected exactly 32: Harbor's core makes a key of its own otherwise, different on every node)"
+    return _word_problem(value)
+
+
 def _template_problem(value: str) -> str | None:
     return "contains '$', which Harbor's prepare (string.Template) substitutes" if "$" in value else None
 
@@ -103,6 +148,13 @@ CONTEXTS: dict[str, Context] = {
     for context in (
         Context("ini", "harbor.cfg (RawConfigParser, Python 2 and 3)", _ini_problem),
         Context("compose-env", "the adminserver env file (docker-compose v1 env_file)", _env_problem),
+        Context("compose2-env", "Harbor 2.15's env files (docker compose env_file)", _compose2_env_problem),
+        Context("yaml-single-quoted", "harbor.yml (a single-quoted YAML string)", _yaml_single_quoted_problem),
+        Context("redis-conf", "the Redis configuration (redis.conf)", _redis_conf_problem),
+        Context("bcrypt", "the registry's htpasswd file (bcrypt)", _bcrypt_problem),
+        Context("scram", "the PostgreSQL role's SCRAM-SHA-256 verifier", _scram_problem),
+        Context("word", "a secret Harbor's prepare makes of letters and digits", _word_problem),
+        Context("csrf-key", "Harbor's CSRF_KEY", _csrf_key_problem),
         Context("template", "a template of Harbor's prepare (string.Template)", _template_problem),
         Context("yaml-plain", "registry config.yml (a plain YAML value)", _yaml_plain_problem),
         Context("sql", "a MySQL string literal", _sql_problem),

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .conventions import (
+    CORE_SECRET,
+    CSRF_KEY,
+    HARBOR_2,
+    JOBSERVICE_SECRET,
+    REGISTRY_CREDENTIAL_PASSWORD,
+    REGISTRY_CREDENTIAL_USER,
     REGISTRY_HTTP_SECRET,
+    ROBOT_SCANNER_PREFIX,
     SECRETKEY,
     TOKEN_CERTIFICATE,
     TOKEN_PRIVATE_KEY,
@@ -21,7 +28,7 @@ from .conventions import (
 )
 from .formats import split_http_url
 
-ROLE_ORDER = ("harbor", "ceph-admin", "load-balancer", "database")
+ROLE_ORDER = ("harbor", "ceph-admin", "load-balancer", "database", "redis")
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,16 @@ class SecretRef:
     @property
     def placeholder(self) -> str:
         return placeholder(self.name)
+
+    @property
+    def bcrypt(self) -> str:
+        """Where the bcrypt hash of the value lands (an htpasswd line): the same hash on every node."""
+        return placeholder(self.name, "bcrypt")
+
+    @property
+    def scram(self) -> str:
+        """Where PostgreSQL's SCRAM-SHA-256 verifier of the value lands, instead of the value itself."""
+        return placeholder(self.name, "scram")
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,55 @@ class HarborSettings:
 
 
 @dataclass(frozen=True)
+class Harbor2Settings:
+    """Harbor 2.15: what becomes the one harbor.yml of every node, and the secrets prepare would make at random."""
+
+    version: str
+    scheme: str
+    host: str  # the load balancer's host: harbor.yml's hostname
+    external_url: str
+    installer_dir: str
+    admin_password: SecretRef
+    data_volume: str
+    http_port: int
+    job_logs: str  # "database" or "shared"
+    with_trivy: bool
+    max_job_workers: int
+    log_level: str
+    secretkey: SecretRef = SecretRef(SECRETKEY)
+    registry_http_secret: SecretRef = SecretRef(REGISTRY_HTTP_SECRET)
+    token_private_key: SecretRef = SecretRef(TOKEN_PRIVATE_KEY)
+    token_certificate: SecretRef = SecretRef(TOKEN_CERTIFICATE)
+    core_secret: SecretRef = SecretRef(CORE_SECRET)
+    jobservice_secret: SecretRef = SecretRef(JOBSERVICE_SECRET)
+    csrf_key: SecretRef = SecretRef(CSRF_KEY)
+    robot_scanner_prefix: SecretRef = SecretRef(ROBOT_SCANNER_PREFIX)
+    registry_password: SecretRef = SecretRef(REGISTRY_CREDENTIAL_PASSWORD)
+    registry_user: str = REGISTRY_CREDENTIAL_USER
+
+    @property
+    def job_loggers(self) -> tuple[str, ...]:
+        return ("DB",) if self.job_logs == "database" else ("FILE",)
+
+    @property
+    def shared_directories(self) -> tuple[str, ...]:
+        """The directories of data_volume that live on CephFS: never the whole data_volume."""
+        return ("registry", "job_logs") if self.job_logs == "shared" else ("registry",)
+
+    @property
+    def secret_dir(self) -> str:
+        return f"{self.data_volume}/secret"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One CephFS directory mounted on a Harbor node."""
+
+    source: str  # the directory on CephFS, from its root
+    target: str  # where it is mounted on the node
+
+
+@dataclass(frozen=True)
 class Pool:
     name: str
     pg_num: int
@@ -121,6 +187,8 @@ class CephFS:
     selinux_relabel: bool
     mount_via: str  # "kernel" or "fuse"
     conf_file: str  # the client configuration ceph-fuse reads: the monitors
+    mounts: tuple[Mount, ...]  # what each Harbor node mounts
+    subdirectories: tuple[str, ...]  # below harbor_dir, made by the bootstrap: the sources of the mounts
 
     @property
     def harbor_root(self) -> str:
@@ -132,9 +200,8 @@ class CephFS:
         """What the stock installer calls /data, moved onto CephFS."""
         return f"{self.harbor_root}/data"
 
-    @property
-    def mount_source(self) -> str:
-        return f"{','.join(self.monitors)}:/{self.harbor_dir}"
+    def mount_source(self, mount: Mount) -> str:
+        return f"{','.join(self.monitors)}:{mount.source}"
 
     @property
     def secret_file(self) -> str:
@@ -178,6 +245,51 @@ class Database:
 
 
 @dataclass(frozen=True)
+class PostgreSQL:
+    node: str
+    address: str
+    port: int
+    name: str
+    user: str
+    password: SecretRef
+    ssl_mode: str
+    max_idle_conns: int
+    max_open_conns: int
+    connection_limit: int
+
+    @property
+    def hba_type(self) -> str:
+        # Anything but sslmode=disable means Harbor speaks TLS: let the server insist on it too.
+        return "host" if self.ssl_mode == "disable" else "hostssl"
+
+
+@dataclass(frozen=True)
+class Sentinel:
+    master_set: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Redis:
+    node: str | None
+    host: str | None  # None with Sentinel only
+    port: int
+    password: SecretRef
+    sentinel: Sentinel | None
+    registry_index: int
+    jobservice_index: int
+    trivy_index: int
+    idle_timeout_seconds: int
+
+    @property
+    def address(self) -> str:
+        """harbor.yml's external_redis.host: HOST:PORT, or the sentinels' addresses."""
+        if self.sentinel:
+            return ",".join(self.sentinel.hosts)
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Tls:
     certificate: str
     certificate_key: str
@@ -206,26 +318,29 @@ class LoadBalancer:
     tls: Tls | None
     upstreams: tuple[Node, ...]
     upstream_name: str
+    upstream_scheme: str
+    upstream_port: int
 
-    @property
-    def upstream_scheme(self) -> str:
-        # With ui_url_protocol = https every node's own nginx redirects plain
-        # http to https, so the balancer must speak TLS to the nodes.
-        return "https" if self.tls else "http"
-
-    @property
-    def upstream_port(self) -> int:
-        return 443 if self.tls else 80
+    def node_url(self, node: Node) -> str:
+        """What a Harbor node answers on, as the load balancer reaches it."""
+        default = {"http": 80, "https": 443}[self.upstream_scheme]
+        port = "" if self.upstream_port == default else f":{self.upstream_port}"
+        return f"{self.upstream_scheme}://{node.address}{port}/"
 
 
 @dataclass(frozen=True)
 class Cluster:
     name: str
-    harbor: HarborSettings
+    harbor: HarborSettings | Harbor2Settings
     cephfs: CephFS
-    database: Database
+    database: Database | PostgreSQL
     load_balancer: LoadBalancer
     nodes: tuple[Node, ...]
+    redis: Redis | None = None
+
+    @property
+    def is_harbor2(self) -> bool:
+        return self.harbor.version == HARBOR_2
 
     @property
     def harbor_nodes(self) -> tuple[Node, ...]:
@@ -241,12 +356,32 @@ def build_cluster(document: dict[str, Any]) -> Cluster:
     nodes = tuple(_node(name, spec) for name, spec in sorted(document["nodes"].items()))
     by_name = {node.name: node for node in nodes}
     harbor_nodes = tuple(node for node in nodes if node.has("harbor"))
+    if document["harbor"]["version"] == HARBOR_2:
+        harbor2 = _harbor2(document["harbor"])
+        cephfs_dir = f"/{document['cephfs']['harbor_dir']}"
+        mounts = tuple(Mount(f"{cephfs_dir}/{name}", f"{harbor2.data_volume}/{name}") for name in harbor2.shared_directories)
+        return Cluster(
+            name=document["cluster"],
+            harbor=harbor2,
+            cephfs=_cephfs(document["cephfs"], document["cluster"], mounts, harbor2.shared_directories),
+            database=_postgresql(document["database"], by_name),
+            load_balancer=_load_balancer(
+                document["load_balancer"], by_name, harbor_nodes, document["cluster"], ("http", harbor2.http_port)
+            ),
+            nodes=nodes,
+            redis=_redis(document["redis"], by_name),
+        )
+    cephfs = document["cephfs"]
+    harbor_root = Mount(f"/{cephfs['harbor_dir']}", f"{cephfs['mount_point']}/{cephfs['harbor_dir']}")
+    # With ui_url_protocol = https every node's own nginx redirects plain
+    # http to https, so the balancer must speak TLS to the nodes.
+    upstream = ("https", 443) if "tls" in document["load_balancer"] else ("http", 80)
     return Cluster(
         name=document["cluster"],
         harbor=_harbor(document["harbor"]),
-        cephfs=_cephfs(document["cephfs"], document["cluster"]),
+        cephfs=_cephfs(cephfs, document["cluster"], (harbor_root,), ()),
         database=_database(document["database"], by_name),
-        load_balancer=_load_balancer(document["load_balancer"], by_name, harbor_nodes, document["cluster"]),
+        load_balancer=_load_balancer(document["load_balancer"], by_name, harbor_nodes, document["cluster"], upstream),
         nodes=nodes,
     )
 
@@ -302,7 +437,57 @@ def _ldap(spec: dict[str, Any]) -> Ldap:
     )
 
 
-def _cephfs(spec: dict[str, Any], cluster: str) -> CephFS:
+def _harbor2(spec: dict[str, Any]) -> Harbor2Settings:
+    scheme, host, _ = split_http_url(spec["external_url"])
+    return Harbor2Settings(
+        version=spec["version"],
+        scheme=scheme,
+        host=host,
+        external_url=spec["external_url"],
+        installer_dir=spec["installer_dir"],
+        admin_password=_secret(spec["admin_password"]),
+        data_volume=spec["data_volume"],
+        http_port=spec["http_port"],
+        job_logs=spec["job_logs"],
+        with_trivy=spec["with_trivy"],
+        max_job_workers=spec["max_job_workers"],
+        log_level=spec["log_level"],
+    )
+
+
+def _postgresql(spec: dict[str, Any], nodes: dict[str, Node]) -> PostgreSQL:
+    return PostgreSQL(
+        node=spec["node"],
+        address=nodes[spec["node"]].address,
+        port=spec["port"],
+        name=spec["name"],
+        user=spec["user"],
+        password=_secret(spec["password"]),
+        ssl_mode=spec["ssl_mode"],
+        max_idle_conns=spec["max_idle_conns"],
+        max_open_conns=spec["max_open_conns"],
+        connection_limit=spec["connection_limit"],
+    )
+
+
+def _redis(spec: dict[str, Any], nodes: dict[str, Node]) -> Redis:
+    sentinel = spec.get("sentinel")
+    node = spec.get("node")
+    indexes = spec["indexes"]
+    return Redis(
+        node=node,
+        host=nodes[node].address if node else spec.get("host"),
+        port=spec["port"],
+        password=_secret(spec["password"]),
+        sentinel=Sentinel(sentinel["master_set"], tuple(sentinel["hosts"])) if sentinel else None,
+        registry_index=indexes["registry"],
+        jobservice_index=indexes["jobservice"],
+        trivy_index=indexes["trivy"],
+        idle_timeout_seconds=spec["idle_timeout_seconds"],
+    )
+
+
+def _cephfs(spec: dict[str, Any], cluster: str, mounts: tuple[Mount, ...], subdirectories: tuple[str, ...]) -> CephFS:
     return CephFS(
         monitors=tuple(spec["monitors"]),
         fs_name=spec["fs_name"],
@@ -315,6 +500,8 @@ def _cephfs(spec: dict[str, Any], cluster: str) -> CephFS:
         selinux_relabel=spec["selinux_relabel"],
         mount_via=spec["mount_via"],
         conf_file=f"/etc/ceph/harborgen-{cluster}.conf",
+        mounts=mounts,
+        subdirectories=subdirectories,
     )
 
 
@@ -329,7 +516,9 @@ def _database(spec: dict[str, Any], nodes: dict[str, Node]) -> Database:
     )
 
 
-def _load_balancer(spec: dict[str, Any], nodes: dict[str, Node], harbor_nodes: tuple[Node, ...], cluster: str) -> LoadBalancer:
+def _load_balancer(
+    spec: dict[str, Any], nodes: dict[str, Node], harbor_nodes: tuple[Node, ...], cluster: str, upstream: tuple[str, int]
+) -> LoadBalancer:
     tls = spec.get("tls")
     return LoadBalancer(
         node=spec["node"],
@@ -342,4 +531,6 @@ def _load_balancer(spec: dict[str, Any], nodes: dict[str, Node], harbor_nodes: t
         tls=Tls(**tls) if tls else None,
         upstreams=harbor_nodes,
         upstream_name=f"harbor_{cluster}",
+        upstream_scheme=upstream[0],
+        upstream_port=upstream[1],
     )

@@ -76,6 +76,22 @@ def sql_identifier(value: Any) -> str:
     return "`" + text.replace("`", "``") + "`"
 
 
+def pg_identifier(value: Any) -> str:
+    """A double-quoted PostgreSQL identifier: exactly this name, never folded to lower case."""
+    text = str(value)
+    if not text or "\x00" in text or len(text.encode("utf-8")) > 63:
+        raise UnsafeValue(f"{text!r} cannot be a PostgreSQL identifier (1 to 63 bytes, no NUL)")
+    return '"' + text.replace('"', '""') + '"'
+
+
+def yaml_string(value: Any) -> str:
+    """A single-quoted YAML scalar whose value is exactly ``value``."""
+    text = str(value)
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise UnsafeValue(f"{text!r} contains a control character or a line break")
+    return "'" + text.replace("'", "''") + "'"
+
+
 def nginx_token(value: Any) -> str:
     """A bare nginx argument; anything that would need quoting is refused."""
     text = str(value)
@@ -95,6 +111,8 @@ FILTERS = {
     "onoff": ini_bool,
     "sql_string": sql_string,
     "sql_ident": sql_identifier,
+    "pg_ident": pg_identifier,
+    "yaml": yaml_string,
     "nginx": nginx_token,
     "yamlbool": yaml_bool,
 }

@@ -64,7 +64,23 @@ def test_generated_passwords_are_legal_in_every_context():
 
     for _ in range(200):
         assert value_problems(random_text(PASSWORD_ALPHABET, PASSWORD_LENGTH), CONTEXTS.keys() - {
-            "secretkey", "cephx-key", "rsa-private-key", "certificate", "yaml-plain"}) == []
+            "secretkey", "cephx-key", "rsa-private-key", "certificate", "yaml-plain", "redis-conf", "word", "csrf-key"}) == []
+
+
+def test_generated_secrets_fit_every_context_they_land_in():
+    """Each kind harborgen makes, for the contexts the render gives it (both targets)."""
+    from generator.placeholders import needed_secrets
+    from generator.secretgen import generate_missing
+    from tests.helpers import all_topologies, compiled
+
+    for topology in all_topologies().values():
+        cluster_name, tree = compiled(topology)
+        needed = needed_secrets(tree)
+        cephx = next(name for name in needed if name.startswith("cephx_key_"))
+        for _ in range(20):
+            added, _ = generate_missing({k: v for k, v in needed.items() if not k.startswith("token_")}, {}, cluster_name=cluster_name, cephx_name=cephx)
+            for name, value in added.items():
+                assert value_problems(value, needed[name]) == [], (topology.name, name)
 
 
 def test_check_names_the_secret_and_the_context_and_never_the_value(tmp_path, token_pair):

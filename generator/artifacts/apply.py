@@ -6,6 +6,7 @@ from ..model import Cluster, Node
 from ..placeholders import placeholders_in
 from ..templating import Renderer
 from . import Artifact, plain_script, render_template
+from .harbor2 import SEEDED_FILES
 
 HARBOR_PREFIX = "harbor/"
 VALUES = "values.sh"
@@ -20,10 +21,15 @@ def render_apply_script(renderer: Renderer, cluster: Cluster, node: Node) -> Art
 
 def render_values(renderer: Renderer, cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> Artifact:
     """Rendered last: it lists the node's secret-bearing files and the files laid over the installer."""
+    if cluster.is_harbor2:
+        directories: list[str] = []  # the mounts are the directories
+    else:
+        directories = [f"{cluster.cephfs.data_root}/{name}" for name in HARBOR_DATA_DIRECTORIES]
+        directories += [cluster.log_host_dir(node)] if node.has("harbor") else []
     return render_template(
         renderer, cluster, node, "bundle/values.sh.j2", VALUES,
         secret_files=sorted(path for path, artifact in bundle.items() if placeholders_in(artifact.content)),
         harbor_files=sorted(path for path in bundle if path.startswith(HARBOR_PREFIX)),
-        harbor_directories=[f"{cluster.cephfs.data_root}/{name}" for name in HARBOR_DATA_DIRECTORIES]
-        + ([cluster.log_host_dir(node)] if node.has("harbor") else []),
+        harbor_directories=directories,
+        seeded_files=SEEDED_FILES,
     )

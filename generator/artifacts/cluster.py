@@ -9,8 +9,9 @@ from . import Artifact, cluster_context, plain_script
 
 def render_runbook(renderer: Renderer, cluster: Cluster) -> Artifact:
     admins = [node for node in cluster.nodes if node.has("ceph-admin")]
+    template = "cluster/RUNBOOK-2.15.md.j2" if cluster.is_harbor2 else "cluster/RUNBOOK.md.j2"
     content = renderer.render(
-        "cluster/RUNBOOK.md.j2", "RUNBOOK.md",
+        template, "RUNBOOK.md",
         **cluster_context(cluster),
         ceph_admin=admins[0] if admins else None,
         gc_node=cluster.harbor_nodes[0],
@@ -30,3 +31,5 @@ def render_cluster_values(renderer: Renderer, cluster: Cluster) -> Artifact:
 
 
 ARTIFACTS = (render_runbook, render_gc_script, render_cluster_values)
+# Harbor 2.15 runs garbage collection as a job, once for the cluster, through Redis: no gc.sh.
+HARBOR2_ARTIFACTS = (render_runbook,)

@@ -14,8 +14,10 @@ cephfs_client='admin'
 cephfs_harbor_dir='harbor'
 cephfs_key_name='cephx_key_admin'
 cephfs_mount_via='kernel'
-cephfs_mount_source='10.222.77.73:6789:/harbor'
-cephfs_harbor_root='/mnt/cephfs/harbor'
+cephfs_monitors='10.222.77.73:6789'
+# The CephFS directories this node mounts, and where (one fstab line each).
+cephfs_mount_sources=('/harbor')
+cephfs_mount_targets=('/mnt/cephfs/harbor')
 cephfs_secret_file='/etc/ceph/admin.secret'
 cephfs_conf_file='/etc/ceph/harborgen-harbor-ceph.conf'
 cephfs_mount_options='noatime,_netdev'
@@ -28,6 +30,7 @@ harbor_version='1.1.2'
 # What this node answers on once Harbor runs: how the load balancer reaches it.
 node_url='http://10.222.77.73/'
 installer_dir='/home/cephd/harbor/harbor'
+cephfs_harbor_root='/mnt/cephfs/harbor'
 secretkey_path='/mnt/cephfs/harbor/data/secretkey'
 secretkey_name='harbor_secretkey'
 harbor_files=('harbor/common/templates/adminserver/env' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/docker-compose.yml' 'harbor/harbor.cfg')
@@ -37,6 +40,8 @@ cephfs_data_pool='cephfs_data'
 cephfs_data_pg='128'
 cephfs_metadata_pool='cephfs_metadata'
 cephfs_metadata_pg='128'
+# Directories of the Harbor directory that Harbor 2.15 nodes mount (none for 1.1.2).
+cephfs_subdirectories=()
 cephfs_mds_hosts=('admin' 'node0' 'node1')
 
 # Database

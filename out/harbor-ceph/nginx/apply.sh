@@ -10,7 +10,8 @@
 #                   compared by digest (with the pack, or with the install record), never shown.
 #   --format json   with --check: one JSON document for 'harborgen audit' (schema/check-report.schema.json)
 #   --root DIR      act under DIR instead of / (for tests)
-#   --schema FILE   database node: load Harbor's registry.sql, only into a database without tables
+#   --schema FILE   database node of Harbor 1.1.2: load Harbor's registry.sql, only into a database
+#                   without tables (Harbor 2.15's core migrates its schema itself)
 # Secret-bearing files come filled from the pack, checked by harborgen before it
 # wrote them; this script only checks that the pack belongs to this bundle, and
 # installs those files with mode 0600.
@@ -281,9 +282,28 @@ install_harbor_node() {
         local mount_arguments=(--root "$root")
         [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
         "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" \
-            || fail "CephFS is not mounted on $cephfs_harbor_root: Harbor must not start on this node (it would delete repositories it cannot see)"
+            || fail "CephFS is not mounted on ${cephfs_mount_targets[*]}: Harbor must not start on this node (it would lose what it cannot see)"
     fi
 
+    if [ "$harbor_version" = 1.1.2 ]; then
+        install_shared_secretkey
+    else
+        step "installing the cluster's secretkey and token key pair under $data_volume/secret (prepare keeps them)"
+        local path
+        for path in "${seeded_files[@]}"; do
+            install_file "$path" "$root$data_volume/$path"
+        done
+    fi
+
+    step "laying harbor/ over $installer_dir"
+    local path
+    for path in "${harbor_files[@]}"; do
+        install_file "$path" "$root$installer_dir/${path#harbor/}"
+    done
+}
+
+# Harbor 1.1.2 keeps its secretkey on CephFS: one file for every node.
+install_shared_secretkey() {
     step "installing the shared secretkey on CephFS"
     source_of shared/secretkey
     if [ "$checking" = true ]; then
@@ -301,31 +321,34 @@ install_harbor_node() {
         recorded[$root$secretkey_path]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) 0600"
         record_secretkey
     fi
-
-    step "laying harbor/ over $installer_dir"
-    local path
-    for path in "${harbor_files[@]}"; do
-        install_file "$path" "$root$installer_dir/${path#harbor/}"
-    done
 }
 
-# check_mount: the fstab line mount-cephfs.sh writes, and the mount itself.
+# check_mount: the fstab lines mount-cephfs.sh writes, and the mounts themselves.
 check_mount() {
-    local line
-    line=$("$here/ceph/mount-cephfs.sh" --print-fstab-line)
-    grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
-    if mountpoint -q "$root$cephfs_harbor_root"; then
-        mounted=true
-    else
-        mounted=false
-        drift "$root$cephfs_harbor_root" "not mounted"
-    fi
+    local line target
+    while IFS= read -r line; do
+        grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
+    done < <("$here/ceph/mount-cephfs.sh" --print-fstab-line)
+    mounted=true
+    for target in "${cephfs_mount_targets[@]}"; do
+        if ! mountpoint -q "$root$target"; then
+            mounted=false
+            drift "$root$target" "not mounted"
+        fi
+    done
 }
 
 set_up_database() {
     [ "$checking" = false ] || return 0  # the database's state is the database's: SQL is not a file to compare
-    step "creating database $database_name and its user (mysql client, standard connection settings)"
     source_of database/create-database.sql
+    if [ -f "$here/database/set-up-postgresql.sh" ]; then
+        step "creating role $database_user and database $database_name, and their pg_hba.conf lines (PostgreSQL)"
+        local arguments=()
+        [ "$dry_run" = true ] && arguments+=(--dry-run)
+        "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf"
+        return
+    fi
+    step "creating database $database_name and its user (mysql client, standard connection settings)"
     if [ "$dry_run" = true ]; then
         echo "would run database/create-database.sql through mysql"
     else
@@ -338,6 +361,15 @@ set_up_database() {
         else
             "$here/database/load-schema.sh" "$schema"
         fi
+    fi
+}
+
+install_redis_settings() {
+    step "installing the Redis settings of the cluster"
+    install_file redis/harbor.conf "$root$redis_conf"
+    # redis-server reads its configuration as the redis user.
+    if [ "$checking" = false ] && [ "$dry_run" = false ] && [ -z "$root" ] && id redis >/dev/null 2>&1; then
+        chown redis: "$root$redis_conf"
     fi
 }
 
@@ -356,6 +388,7 @@ start_load_balancer() {
 
 if has_role harbor; then install_harbor_node; fi
 if has_role database; then set_up_database; fi
+if has_role redis; then install_redis_settings; fi
 if has_role load-balancer; then start_load_balancer; fi
 if [ "$checking" = true ]; then
     report_check
@@ -369,4 +402,7 @@ write_record
 step "done"
 if has_role harbor; then
     echo "Next, on this node: $here/install-harbor.sh   (instead of ./install.sh; one Harbor node at a time)"
+fi
+if has_role redis; then
+    echo "Next, on this node: add 'include $redis_conf' at the end of redis.conf and restart Redis"
 fi

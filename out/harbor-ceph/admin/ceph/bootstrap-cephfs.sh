@@ -61,6 +61,13 @@ else
     mkdir -p "$scratch/$harbor_dir"
     echo "created directory /$harbor_dir on $fs_name"
 fi
+# Harbor 2.15 nodes mount these directories of the Harbor directory, not the directory itself.
+for subdirectory in ${cephfs_subdirectories[@]+"${cephfs_subdirectories[@]}"}; do
+    if [ ! -d "$scratch/$harbor_dir/$subdirectory" ]; then
+        mkdir -p "$scratch/$harbor_dir/$subdirectory"
+        echo "created directory /$harbor_dir/$subdirectory on $fs_name"
+    fi
+done
 
 # The capabilities of the dedicated client: the Harbor directory and the data pool, nothing more.
 wanted_caps=("mds" "allow rw path=/$harbor_dir" "mon" "allow r" "osd" "allow rw pool=$cephfs_data_pool")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Mounts the cluster's Harbor directory of CephFS on this node, persistently,
-# and creates the directories the compose file uses. Safe to run again.
-# Harbor 1.1.2 deletes database rows for repositories it cannot see on
-# storage, so this script fails loudly whenever the mount is not there:
-# never start Harbor after it failed.
+# Mounts the cluster's directories of CephFS on this node, persistently (one
+# fstab line each), and creates the directories the compose file uses. Safe
+# to run again. Harbor 1.1.2 mounts its whole Harbor directory; Harbor 2.15
+# mounts <data_volume>/registry (and job_logs when shared) only.
+# Harbor deletes or loses what it cannot see on storage, so this script
+# fails loudly whenever a mount is not there: never start Harbor after it failed.
 #   usage: mount-cephfs.sh [--dry-run] [--root DIR] | --print-fstab-line
 #   --root DIR  act on DIR/etc/fstab, DIR/etc/ceph and DIR/<mount point> (for tests)
 # CEPHFS_MOUNT_TIMEOUT: seconds ceph-fuse waits for the cluster before giving up (default 30).
@@ -28,8 +29,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 fstab="$root/etc/fstab"
-target=$cephfs_harbor_root
-mount_path="$root$target"
 client=$cephfs_client
 secret_file=$cephfs_secret_file
 
@@ -57,17 +56,18 @@ check_secret() {
     fi
 }
 
+# fstab_line SOURCE TARGET: the line for the CephFS directory SOURCE mounted on TARGET.
 fstab_line() {
     if [ "$cephfs_mount_via" = fuse ]; then
-        echo "none $target fuse.ceph ceph.id=$client,ceph.client_mountpoint=/$cephfs_harbor_dir,ceph.keyfile=$secret_file,ceph.conf=$cephfs_conf_file,$cephfs_mount_options 0 0"
+        echo "none $2 fuse.ceph ceph.id=$client,ceph.client_mountpoint=$1,ceph.keyfile=$secret_file,ceph.conf=$cephfs_conf_file,$cephfs_mount_options 0 0"
     else
-        echo "$cephfs_mount_source $target ceph name=$client,secretfile=$secret_file,$cephfs_mount_options 0 0"
+        echo "$cephfs_monitors:$1 $2 ceph name=$client,secretfile=$secret_file,$cephfs_mount_options 0 0"
     fi
 }
 
 ensure_fstab_line() {
-    local line
-    line=$(fstab_line)
+    local line target=$2
+    line=$(fstab_line "$1" "$2")
     if [ -f "$fstab" ] && grep -qxF "$line" "$fstab"; then
         echo "fstab already has: $line"
         return
@@ -88,48 +88,56 @@ ensure_fstab_line() {
     echo "fstab: $line"
 }
 
+# mount_now SOURCE MOUNT_PATH
 mount_now() {
     if [ "$cephfs_mount_via" = fuse ]; then
         local context=()
         [ -z "$cephfs_fuse_options" ] || context=(-o "$cephfs_fuse_options")
         # Fail soon when no monitor answers, instead of after ceph-fuse's default 300 s.
         act ceph-fuse --id "$client" --keyfile "$root$secret_file" -c "$root$cephfs_conf_file" \
-            --client_mount_timeout "${CEPHFS_MOUNT_TIMEOUT:-30}" -r "/$cephfs_harbor_dir" ${context[@]+"${context[@]}"} "$mount_path"
+            --client_mount_timeout "${CEPHFS_MOUNT_TIMEOUT:-30}" -r "$1" ${context[@]+"${context[@]}"} "$2"
     else
-        act mount -t ceph "$cephfs_mount_source" "$mount_path" -o "name=$client,secretfile=$root$secret_file,$cephfs_mount_options"
+        act mount -t ceph "$cephfs_monitors:$1" "$2" -o "name=$client,secretfile=$root$secret_file,$cephfs_mount_options"
     fi
 }
 
+# ensure_mounted SOURCE TARGET
 ensure_mounted() {
+    local mount_path="$root$2"
     if mountpoint -q "$mount_path"; then
         echo "already mounted: $mount_path"
         return
     fi
     act mkdir -p "$mount_path"
-    mount_now
+    mount_now "$1" "$mount_path"
     if [ "$dry_run" = true ]; then
-        echo "would mount $cephfs_fs_name:/$cephfs_harbor_dir as client.$client on $mount_path"
+        echo "would mount $cephfs_fs_name:$1 as client.$client on $mount_path"
         return
     fi
     mountpoint -q "$mount_path" || fail "$mount_path is not a mount point after mounting: refusing to go on"
-    echo "mounted $cephfs_fs_name:/$cephfs_harbor_dir as client.$client on $mount_path"
+    echo "mounted $cephfs_fs_name:$1 as client.$client on $mount_path"
 }
 
 if [ "$print_line" = true ]; then
-    fstab_line  # for apply.sh --check: the one line this script keeps in fstab
+    # for apply.sh --check: the lines this script keeps in fstab, one per mount
+    for index in "${!cephfs_mount_targets[@]}"; do
+        fstab_line "${cephfs_mount_sources[$index]}" "${cephfs_mount_targets[$index]}"
+    done
     exit 0
 fi
 check_secret
-ensure_fstab_line
-ensure_mounted
+for index in "${!cephfs_mount_targets[@]}"; do
+    ensure_fstab_line "${cephfs_mount_sources[$index]}" "${cephfs_mount_targets[$index]}"
+    ensure_mounted "${cephfs_mount_sources[$index]}" "${cephfs_mount_targets[$index]}"
+done
 
 directories=()
-for directory in "${cephfs_directories[@]}"; do
+for directory in ${cephfs_directories[@]+"${cephfs_directories[@]}"}; do
     directories+=("$root$directory")
 done
-act mkdir -p "${directories[@]}"
+[ ${#directories[@]} -eq 0 ] || act mkdir -p "${directories[@]}"
 if [ "$dry_run" = true ]; then
-    echo "dry run: nothing was mounted or created under $mount_path"
+    echo "dry run: nothing was mounted or created under ${cephfs_mount_targets[*]}"
 else
-    echo "CephFS ready for Harbor under $mount_path"
+    echo "CephFS ready for Harbor under ${cephfs_mount_targets[*]}"
 fi
