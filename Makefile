@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 
 render: $(STAMP)
 	$(BIN)/harborgen render topology.yaml
+	$(BIN)/harborgen render examples/harbor2/topology.yaml
 
 check: $(STAMP)
 	$(BIN)/harborgen check topology.yaml
+	$(BIN)/harborgen check examples/harbor2/topology.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

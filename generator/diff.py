@@ -62,8 +62,13 @@ IMPACTS: tuple[Impact, ...] = (
     Impact("harbor/common/templates/registry/root.crt", REINSTALL, True, True),
     Impact("harbor/common/templates/registry/config.yml", REINSTALL, True, True),
     Impact("shared/secretkey", REINSTALL, True, True),
+    # Harbor 2.15: the pinned secrets and the seeded ones, the same on every node.
+    Impact("harbor/harborgen/pins/*", REINSTALL, True, True),
+    Impact("secret/*", REINSTALL, True, True),
+    Impact("harbor/harbor.yml", REINSTALL, True, True),
     Impact("harbor/*", REINSTALL, True),
     Impact("values.sh#cephfs_client", "ceph/bootstrap-cephfs.sh (creates the client; add its key to the secrets)", phase=CEPH, role="ceph-admin"),
+    Impact("values.sh#cephfs_subdirectories", "ceph/bootstrap-cephfs.sh (creates the directories the nodes mount)", phase=CEPH, role="ceph-admin"),
     Impact("values.sh#cephfs_client", REMOUNT, True, remount=True, role="harbor"),
     Impact("ceph/*.secret", REMOUNT, True, remount=True),
     Impact("ceph/client.conf", REMOUNT, True, remount=True),
@@ -77,6 +82,8 @@ IMPACTS: tuple[Impact, ...] = (
     Impact("ceph/bootstrap-cephfs.sh", "ceph/bootstrap-cephfs.sh", phase=CEPH),
     Impact("systemd/*", "apply.sh (reloads systemd)"),
     Impact("database/*.sql", "apply.sh (runs create-database.sql)", phase=DATABASE),
+    Impact("database/pg_hba.conf", "apply.sh (rewrites the Harbor lines of pg_hba.conf and reloads PostgreSQL)", phase=DATABASE),
+    Impact("redis/*", "apply.sh, then restart Redis (every node's sessions and queued jobs wait)", phase=DATABASE),
     Impact("nginx/*", "apply.sh (run-nginx.sh replaces the nginx container)", phase=BALANCER),
     Impact("values.sh#balancer_*", "apply.sh (run-nginx.sh replaces the nginx container)", phase=BALANCER),
     Impact("*", "apply.sh"),
@@ -182,8 +189,8 @@ def topology_changes(old: Cluster, new: Cluster) -> list[str]:
             lines.append(f"node `{name}` address {before[name].address} → {after[name].address}")
         if before[name].roles != after[name].roles:
             lines.append(f"node `{name}` roles {', '.join(before[name].roles)} → {', '.join(after[name].roles)}")
-    if old.harbor.ui_url != new.harbor.ui_url:
-        lines.append(f"external URL {old.harbor.ui_url} → {new.harbor.ui_url}")
+    if old.harbor.external_url != new.harbor.external_url:
+        lines.append(f"external URL {old.harbor.external_url} → {new.harbor.external_url}")
     return lines
 
 
@@ -229,19 +236,30 @@ def _rank(step: Step, nodes_added: bool, nodes_removed: bool) -> int:
     return {DATABASE: 0, CEPH: 2, HARBOR: 3}[step.phase]
 
 
+def _registry_redis(cluster: Cluster) -> tuple:
+    """What the registry's Redis URL is made of (prepare builds it from harbor.yml)."""
+    redis = cluster.redis
+    return redis.address, redis.registry_index, redis.sentinel, redis.password.name, redis.idle_timeout_seconds
+
+
 def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster) -> list[str]:
     found = []
     if any(change.artifact == "nginx/default.conf" and "server " in change.detail and ("+ `" in change.detail or "- `" in change.detail)
-           for change in report.changes):
+           for change in report.changes) and not new.is_harbor2:
         found.append(
             f"the set of Harbor nodes behind the load balancer changes: {new.load_balancer.stickiness} sends some clients to "
             "another node, and those users must log in again (UI sessions live in one node's memory)"
         )
     starting = [step.node for step in steps if step.restarts_harbor]
-    if starting:
+    if starting and not new.is_harbor2:
         found.append(
             f"Harbor starts on {', '.join(starting)}: each jobservice start sets every running replication job of the "
             "cluster back to pending and runs it again there (ResetRunningJobs): check that no replication job runs first"
+        )
+    if old.redis and new.redis and _registry_redis(old) != _registry_redis(new):
+        found.append(
+            "the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
+            "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI"
         )
     for step in steps:
         if step.remount:
@@ -251,9 +269,9 @@ def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster) -> l
             "statements leave create-database.sql, but apply.sh never drops anything: remove what they made by hand "
             "(DROP USER for an account of an address that left)"
         )
-    if old.harbor.ui_url != new.harbor.ui_url:
+    if old.harbor.external_url != new.harbor.external_url:
         found.append(
-            f"external_url changes ({old.harbor.ui_url} → {new.harbor.ui_url}): every node restarts, and every Docker client "
+            f"external_url changes ({old.harbor.external_url} → {new.harbor.external_url}): every node restarts, and every Docker client "
             "must log in again (docker login) at the new address"
         )
     wide = sorted({change.artifact for change in report.changes

@@ -37,6 +37,7 @@ MAX_CLUSTER_JOB_WORKERS = 50
 MIN_HARBOR_NODES = 2
 MIN_MONITORS = 3  # a majority survives the loss of one only from three on
 MIN_MDS = 2  # one active and one standby
+POOLS_PER_HARBOR2_NODE = 2  # core's and jobservice's database pools, each of up to max_open_conns
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,26 @@ def one_load_balancer(checked: Checked) -> Iterator[Finding]:
 
 def one_database(checked: Checked) -> Iterator[Finding]:
     database = checked.cluster.database
+    fix = (
+        "replicate PostgreSQL (a primary and a streaming replica with failover, such as Patroni) behind one address"
+        if checked.cluster.is_harbor2
+        else "replicate the database (Galera, or a primary and a replica with failover) behind one address"
+    )
     yield Finding(
         ("database", "node"), f"every Harbor node uses one database server, {database.node!r}",
         "when it is down no node can log anyone in or serve a manifest",
-        "replicate the database (Galera, or a primary and a replica with failover) behind one address",
+        fix,
+    )
+
+
+def one_redis(checked: Checked) -> Iterator[Finding]:
+    redis = checked.cluster.redis
+    if redis is None or redis.sentinel:
+        return
+    yield Finding(
+        ("redis", "node" if redis.node else "host"), f"every Harbor node uses one Redis server, {redis.node or redis.address!r}, without Sentinel",
+        "when it is down nobody stays logged in, the job queue stops (replication, scans, GC) and the registry loses its cache",
+        "run Redis with replicas and Sentinel, and give redis.sentinel (master_set and the sentinels' addresses)",
     )
 
 
@@ -148,7 +165,10 @@ def fewer_than_two_mds(checked: Checked) -> Iterator[Finding]:
 def infrastructure_on_a_harbor_node(checked: Checked) -> Iterator[Finding]:
     cluster = checked.cluster
     harbor = {node.name: node for node in cluster.harbor_nodes}
-    for role, section in (("load balancer", cluster.load_balancer.node), ("database", cluster.database.node)):
+    services = [("load balancer", cluster.load_balancer.node), ("database", cluster.database.node)]
+    if cluster.redis and cluster.redis.node:
+        services.append(("Redis", cluster.redis.node))
+    for role, section in services:
         if section in harbor:
             yield Finding(
                 ("nodes", section, "roles"), f"the {role} runs on Harbor node {section!r}",
@@ -199,6 +219,8 @@ def secret_used_twice(checked: Checked) -> Iterator[Finding]:
 
 
 def remote_certificates_unchecked(checked: Checked) -> Iterator[Finding]:
+    if checked.cluster.is_harbor2:
+        return  # Harbor 2.x sets it per registry endpoint, in the UI
     if not checked.cluster.harbor.verify_remote_cert:
         yield Finding(
             ("harbor", "verify_remote_cert"), "replication does not verify the certificates of remote registries",
@@ -209,6 +231,8 @@ def remote_certificates_unchecked(checked: Checked) -> Iterator[Finding]:
 
 def open_self_registration(checked: Checked) -> Iterator[Finding]:
     harbor = checked.cluster.harbor
+    if checked.cluster.is_harbor2:
+        return  # Harbor 2.x keeps it in its database, set in the UI
     if harbor.self_registration and harbor.auth_mode == "db_auth":
         yield Finding(
             ("harbor", "self_registration"), "anyone who reaches the registry can create an account",
@@ -250,6 +274,8 @@ def pg_num_far_from_guidance(checked: Checked) -> Iterator[Finding]:
 
 def too_many_job_workers(checked: Checked) -> Iterator[Finding]:
     harbor, nodes = checked.cluster.harbor, len(checked.cluster.harbor_nodes)
+    if checked.cluster.is_harbor2:
+        return  # the pools are bounded by max_open_conns: see HG307
     if harbor.max_job_workers * nodes > MAX_CLUSTER_JOB_WORKERS:
         yield Finding(
             ("harbor", "max_job_workers"), f"{harbor.max_job_workers} workers on each of {nodes} nodes: {harbor.max_job_workers * nodes} replication jobs at once",
@@ -259,6 +285,8 @@ def too_many_job_workers(checked: Checked) -> Iterator[Finding]:
 
 
 def token_outlived_by_a_push(checked: Checked) -> Iterator[Finding]:
+    if checked.cluster.is_harbor2:
+        return  # Harbor 2.x sets the token lifetime in the UI (its default, 30 min, refreshes during a push)
     minutes, timeout = checked.cluster.harbor.token_expiration, checked.cluster.load_balancer.timeout
     if minutes * 60 < timeout:
         yield Finding(
@@ -277,7 +305,23 @@ def no_ceph_admin_node(checked: Checked) -> Iterator[Finding]:
         )
 
 
+def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
+    database, nodes = checked.cluster.database, len(checked.cluster.harbor_nodes)
+    if not checked.cluster.is_harbor2 or database.connection_limit < 0:
+        return
+    wanted = nodes * POOLS_PER_HARBOR2_NODE * database.max_open_conns
+    if database.connection_limit < wanted:
+        yield Finding(
+            ("database", "connection_limit"),
+            f"the Harbor role may hold {database.connection_limit} connections, but {nodes} nodes × {POOLS_PER_HARBOR2_NODE} pools × max_open_conns {database.max_open_conns} may open {wanted}",
+            "under load a node's core or jobservice is refused connections ('too many connections for role') and its requests fail",
+            f"raise connection_limit to {wanted} or more, or lower max_open_conns",
+        )
+
+
 def selinux_relabel_on_cephfs(checked: Checked) -> Iterator[Finding]:
+    if checked.cluster.is_harbor2:
+        return  # the stock 2.x compose file relabels its volumes: harborgen leaves it as it is
     if checked.cluster.cephfs.selinux_relabel:
         yield Finding(
             ("cephfs", "selinux_relabel"), "CephFS volumes keep the ':z' relabel suffix",
@@ -310,6 +354,8 @@ RULES: tuple[Rule, ...] = (
          "CephFS needs an active MDS; a standby takes over in seconds", fewer_than_two_mds),
     Rule("HG106", "warning", "the load balancer, the database or a monitor on a Harbor node",
          "two roles on one machine fail together", infrastructure_on_a_harbor_node),
+    Rule("HG107", "error", "one Redis without Sentinel",
+         "Harbor 2.x keeps sessions, the job queue and schedules in Redis: one server is a single point of failure", one_redis),
     Rule("HG201", "error", "client.admin as the CephFS client",
          "client.admin's key can do anything on Ceph, and every Harbor node holds it", admin_cephx_client),
     Rule("HG202", "warning", "external_url over plain http",
@@ -332,6 +378,8 @@ RULES: tuple[Rule, ...] = (
          "harborgen then neither creates nor checks the CephFS and its client", no_ceph_admin_node),
     Rule("HG306", "info", "':z' relabel on CephFS volumes",
          "relabelling a network file system can fail on SELinux-enforcing hosts", selinux_relabel_on_cephfs),
+    Rule("HG307", "warning", "the Harbor role's connection limit is below what its pools may open",
+         "each Harbor 2.x node opens a core and a jobservice pool of up to max_open_conns connections", connection_limit_below_the_pools),
 )
 RULES_BY_ID = {rule.id: rule for rule in RULES}
 

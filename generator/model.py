@@ -111,6 +111,11 @@ class HarborSettings:
         return f"{self.scheme}://{self.hostname}"
 
     @property
+    def external_url(self) -> str:
+        """What clients use (both targets have it): the load balancer's URL."""
+        return self.ui_url
+
+    @property
     def ldap_settings(self) -> Ldap:
         return self.ldap or STOCK_LDAP
 

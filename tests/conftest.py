@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import all_topologies
+from tests.helpers import all_topologies, topologies_of
 
 
 @pytest.fixture(params=sorted(all_topologies()), ids=str)
 def topology_case(request):
-    """Each topology under test: the seed's and the golden ones."""
+    """Each topology under test, of either target: the seed's, the Harbor 2.15 example and the golden ones."""
+    return request.param, all_topologies()[request.param]
+
+
+@pytest.fixture(params=sorted(topologies_of("1.1.2")), ids=str)
+def harbor1_case(request):
+    """Each Harbor 1.1.2 topology under test."""
+    return request.param, all_topologies()[request.param]
+
+
+@pytest.fixture(params=sorted(topologies_of("2.15")), ids=str)
+def harbor2_case(request):
+    """Each Harbor 2.15 topology under test."""
     return request.param, all_topologies()[request.param]
 
 

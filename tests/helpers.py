@@ -51,14 +51,26 @@ def run_cli(*args: str) -> tuple[int, str, str]:
     return code, stdout.getvalue(), stderr.getvalue()
 
 
+HARBOR2_EXAMPLE = ROOT / "examples" / "harbor2" / "topology.yaml"
+
+
 def golden_topologies() -> dict[str, Path]:
     """Every topology with a golden render in golden/<name>/: tests/topologies/*.yaml."""
     return {path.stem: path for path in sorted(TOPOLOGIES.glob("*.yaml"))}
 
 
 def all_topologies() -> dict[str, Path]:
-    """The golden topologies and the seed's (topology.yaml, whose render is out/)."""
-    return {"seed": ROOT / "topology.yaml", **golden_topologies()}
+    """The golden topologies, the seed's (topology.yaml) and the Harbor 2.15 example, whose renders are in out/."""
+    return {"seed": ROOT / "topology.yaml", "harbor2-example": HARBOR2_EXAMPLE, **golden_topologies()}
+
+
+def harbor_version(topology: Path) -> str:
+    return load_cluster(topology).harbor.version
+
+
+def topologies_of(version: str) -> dict[str, Path]:
+    """The topologies under test of one target (1.1.2 or 2.15)."""
+    return {name: path for name, path in all_topologies().items() if harbor_version(path) == version}
 
 
 def compiled(topology: Path) -> tuple[str, Tree]:

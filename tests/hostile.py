@@ -207,8 +207,14 @@ def check_artifacts(cluster_dir: Path) -> None:
             bash_accepts(content)
         elif path.name == "default.conf":
             nginx_accepts(content)
+        elif path.name == "create-database.sql" and b"\\gexec" in content:
+            check_postgresql_sql(content.decode("utf-8"))
         elif path.name == "create-database.sql":
             check_create_database(content.decode("utf-8"))
+        elif path.name == "pg_hba.conf":
+            check_hba_lines(content.decode("utf-8"))
+        elif path.name == "harbor.yml":
+            check_harbor_yml(content.decode("utf-8"))
         elif path.name == "docker-compose.yml":
             services = set(yaml.safe_load(content)["services"])
             assert services == {"log", "registry", "adminserver", "ui", "jobservice", "proxy"}, services
@@ -289,3 +295,55 @@ def check_create_database(text: str) -> None:
     kinds = [next((i for i, pattern in enumerate(SQL_STATEMENTS) if pattern.fullmatch(s)), None) for s in statements]
     users = kinds.count(1)
     assert users >= 1 and kinds == [0] + [1, 2, 3] * users + [4], statements
+
+
+_PG_ID = r'"[A-Za-z_][A-Za-z0-9_]*"'
+_PG_LITERAL = r"'[A-Za-z_][A-Za-z0-9_]*'"
+POSTGRESQL_LINES = [
+    re.compile(line) for line in (
+        r"\\set ON_ERROR_STOP on",
+        r"SET client_min_messages = warning;",
+        rf"SELECT 'CREATE ROLE {_PG_ID}'",
+        rf"WHERE NOT EXISTS \(SELECT FROM pg_catalog.pg_roles WHERE rolname = {_PG_LITERAL}\)",
+        r"\\gexec",
+        rf"ALTER ROLE {_PG_ID} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT",
+        r"    CONNECTION LIMIT -?[0-9]+ PASSWORD 'HARBORGEN_SECRET\[[a-z0-9_]+\|scram\]';",
+        rf"SELECT 'CREATE DATABASE {_PG_ID} OWNER {_PG_ID} ENCODING ''UTF8'' TEMPLATE template0'",
+        rf"WHERE NOT EXISTS \(SELECT FROM pg_catalog.pg_database WHERE datname = {_PG_LITERAL}\)",
+        r"\\gexec",
+        rf"ALTER DATABASE {_PG_ID} OWNER TO {_PG_ID};",
+        rf"REVOKE ALL ON DATABASE {_PG_ID} FROM PUBLIC;",
+        rf"\\connect {_PG_ID}",
+        rf"ALTER SCHEMA public OWNER TO {_PG_ID};",
+        r"REVOKE CREATE ON SCHEMA public FROM PUBLIC;",
+    )
+]
+
+
+def check_postgresql_sql(text: str) -> None:
+    """psql input of exactly the expected shape: every statement in place, nothing else."""
+    lines = [line for line in text.splitlines() if line and not line.startswith("--")]
+    assert len(lines) == len(POSTGRESQL_LINES), lines
+    for line, pattern in zip(lines, POSTGRESQL_LINES, strict=True):
+        assert pattern.fullmatch(line), (line, pattern.pattern)
+
+
+_HBA_LINE = re.compile(rf'host(ssl)? {_PG_ID} {_PG_ID} [0-9.]+/32 scram-sha-256  # [a-z0-9-]+')
+
+
+def check_hba_lines(text: str) -> None:
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert len(lines) >= 3 and all(_HBA_LINE.fullmatch(line) for line in lines[:-2]), lines
+    assert re.fullmatch(rf"host all {_PG_ID} all reject", lines[-2]) and re.fullmatch(rf"local all {_PG_ID} reject", lines[-1]), lines
+
+
+HARBOR_YML_KEYS = {
+    "hostname", "http", "external_url", "harbor_admin_password", "data_volume", "trivy", "jobservice",
+    "notification", "log", "_version", "external_database", "external_redis", "upload_purging", "cache",
+}
+
+
+def check_harbor_yml(text: str) -> None:
+    document = yaml.safe_load(text)
+    assert set(document) == HARBOR_YML_KEYS, set(document) ^ HARBOR_YML_KEYS
+    assert isinstance(document["external_redis"]["host"], str) and isinstance(document["http"]["port"], int)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-from tests.helpers import ROOT, run_harborgen
+from tests.helpers import HARBOR2_EXAMPLE, ROOT, run_harborgen
 
 TOPOLOGY = ROOT / "topology.yaml"
 
@@ -21,6 +21,11 @@ def test_validate_accepts_the_seed_topology():
 
 def test_committed_out_matches_topology_yaml():
     result = harborgen("check", str(TOPOLOGY))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_committed_out_matches_the_harbor2_example():
+    result = harborgen("check", str(HARBOR2_EXAMPLE))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

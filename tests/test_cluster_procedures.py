@@ -156,8 +156,8 @@ def test_migration_closing_advice_stops_harbor_db_with_the_old_compose_file(tmp_
     assert "stored passwords stay readable" in result.stdout
 
 
-def test_runbook_restarts_one_node_at_a_time_and_says_why(topology_case):
-    _, topology = topology_case
+def test_runbook_restarts_one_node_at_a_time_and_says_why(harbor1_case):
+    _, topology = harbor1_case
     _, tree = compiled(topology)
     runbook = tree["RUNBOOK.md"].content.decode()
     assert "make/common/db/registry.sql" in runbook and "make/photon/db" not in runbook

@@ -43,8 +43,8 @@ def expected_compose(cluster, node) -> dict:
     return compose
 
 
-def test_compose_differs_from_stock_by_exactly_the_spec_changes(topology_case):
-    _, topology = topology_case
+def test_compose_differs_from_stock_by_exactly_the_spec_changes(harbor1_case):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     for node in cluster.harbor_nodes:
@@ -53,8 +53,8 @@ def test_compose_differs_from_stock_by_exactly_the_spec_changes(topology_case):
         assert not difference, f"{node.name}: compose differs from stock beyond the spec's changes: {difference}"
 
 
-def test_every_data_and_log_path_is_on_cephfs(topology_case):
-    _, topology = topology_case
+def test_every_data_and_log_path_is_on_cephfs(harbor1_case):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     for node in cluster.harbor_nodes:
@@ -65,8 +65,8 @@ def test_every_data_and_log_path_is_on_cephfs(topology_case):
         assert f"{cluster.log_host_dir(node)}/" in hosts
 
 
-def test_nodes_never_share_a_log_directory(topology_case):
-    _, topology = topology_case
+def test_nodes_never_share_a_log_directory(harbor1_case):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     log_dirs = [cluster.log_host_dir(node) for node in cluster.harbor_nodes]
     assert len(set(log_dirs)) == len(log_dirs)

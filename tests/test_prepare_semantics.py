@@ -17,8 +17,8 @@ def _node_texts(tree, node):
 
 
 @pytest.mark.parametrize("python2", [False, True], ids=["py3", "py2"])
-def test_every_node_gets_the_load_balancer_and_the_external_database(topology_case, python2):
-    _, topology = topology_case
+def test_every_node_gets_the_load_balancer_and_the_external_database(harbor1_case, python2):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     environments = []
@@ -46,8 +46,8 @@ def test_every_node_gets_the_load_balancer_and_the_external_database(topology_ca
     assert all(env == environments[0] for env in environments), "nodes disagree on the adminserver env"
 
 
-def test_harbor_cfg_has_exactly_the_stock_keys(topology_case):
-    _, topology = topology_case
+def test_harbor_cfg_has_exactly_the_stock_keys(harbor1_case):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     stock = read_cfg((require_reference() / "harbor.cfg").read_text(), python2=False)
@@ -57,8 +57,8 @@ def test_harbor_cfg_has_exactly_the_stock_keys(topology_case):
         assert set(stock) <= set(ours) <= set(stock) | optional
 
 
-def test_adminserver_template_differs_from_stock_only_in_database_and_reset(topology_case):
-    _, topology = topology_case
+def test_adminserver_template_differs_from_stock_only_in_database_and_reset(harbor1_case):
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     stock = (require_reference() / "common/templates/adminserver/env").read_text().splitlines()
@@ -70,10 +70,10 @@ def test_adminserver_template_differs_from_stock_only_in_database_and_reset(topo
         assert different <= changed, different
 
 
-def test_registry_config_is_stock_but_for_a_shared_http_secret(topology_case):
+def test_registry_config_is_stock_but_for_a_shared_http_secret(harbor1_case):
     import yaml
 
-    _, topology = topology_case
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
     stock = yaml.safe_load((require_reference() / "common/templates/registry/config.yml").read_text())

@@ -29,9 +29,9 @@ def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT, **kwargs)
 
 
-def test_docker_compose_v1_accepts_every_compose_file(topology_case, tmp_path):
+def test_docker_compose_v1_accepts_every_compose_file(harbor1_case, tmp_path):
     docker_compose = require_tool("docker-compose")
-    _, topology = topology_case
+    _, topology = harbor1_case
     cluster = load_cluster(topology)
     tree = compile_cluster(cluster)
     for node in cluster.harbor_nodes:

@@ -19,4 +19,6 @@ cephfs_data_pool='registry_data'
 cephfs_data_pg='256'
 cephfs_metadata_pool='registry_meta'
 cephfs_metadata_pg='64'
+# Directories of the Harbor directory that Harbor 2.15 nodes mount (none for 1.1.2).
+cephfs_subdirectories=()
 cephfs_mds_hosts=('ceph1' 'h1')

@@ -14,8 +14,10 @@ cephfs_client='harbor'
 cephfs_harbor_dir='harbor-prod'
 cephfs_key_name='cephx_key_harbor'
 cephfs_mount_via='kernel'
-cephfs_mount_source='10.1.0.11:6789,10.1.0.12:6789,10.1.0.13:6789:/harbor-prod'
-cephfs_harbor_root='/srv/ceph/harbor-prod'
+cephfs_monitors='10.1.0.11:6789,10.1.0.12:6789,10.1.0.13:6789'
+# The CephFS directories this node mounts, and where (one fstab line each).
+cephfs_mount_sources=('/harbor-prod')
+cephfs_mount_targets=('/srv/ceph/harbor-prod')
 cephfs_secret_file='/etc/ceph/harbor.secret'
 cephfs_conf_file='/etc/ceph/harborgen-registry-prod.conf'
 cephfs_mount_options='noatime,_netdev'
@@ -28,8 +30,13 @@ harbor_version='1.1.2'
 # What this node answers on once Harbor runs: how the load balancer reaches it.
 node_url='https://10.1.1.1/'
 installer_dir='/opt/harbor'
+cephfs_harbor_root='/srv/ceph/harbor-prod'
 secretkey_path='/srv/ceph/harbor-prod/data/secretkey'
 secretkey_name='harbor_secretkey'
+# Harbor 2.15 only: its local data volume and the secrets seeded there.
+data_volume=''
+with_trivy=''
+seeded_files=()
 harbor_files=('harbor/common/templates/adminserver/env' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/docker-compose.yml' 'harbor/harbor.cfg')
 
 # Database

@@ -33,6 +33,10 @@ installer_dir='/home/cephd/harbor/harbor'
 cephfs_harbor_root='/mnt/cephfs/harbor'
 secretkey_path='/mnt/cephfs/harbor/data/secretkey'
 secretkey_name='harbor_secretkey'
+# Harbor 2.15 only: its local data volume and the secrets seeded there.
+data_volume=''
+with_trivy=''
+seeded_files=()
 harbor_files=('harbor/common/templates/adminserver/env' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/docker-compose.yml' 'harbor/harbor.cfg')
 
 # CephFS bootstrap

@@ -364,6 +364,8 @@ set_up_database() {
     fi
 }
 
+redis_conf="/etc/redis/harborgen-$cluster.conf"  # what redis.conf includes (RUNBOOK.md)
+
 install_redis_settings() {
     step "installing the Redis settings of the cluster"
     install_file redis/harbor.conf "$root$redis_conf"

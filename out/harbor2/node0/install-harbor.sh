@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# The install step of a Harbor 2.15 node, run instead of the installer's
+# ./install.sh, after apply.sh. It refuses to go on unless the node is safe:
+#   - every CephFS directory of the node is mounted (else the registry writes
+#     blobs to the local disk, which no other node sees);
+#   - the secretkey, the token key and its certificate that apply.sh put under
+#     <data_volume>/secret are there and unchanged (prepare keeps files that
+#     exist; a missing one it makes anew, different on every node).
+# Then it loads the offline installer's images, runs the stock prepare, pins
+# the secrets prepare made at random (pin-secrets.sh), leaves every
+# secret-bearing file readable by its owner only, starts Harbor with docker
+# compose, and waits until the node answers: start the next node only after that.
+# Running it again changes no secret: prepare draws new ones, the pins put the cluster's back.
+#   usage: install-harbor.sh [--root DIR]
+#   --root DIR  act under DIR (for tests)
+# HARBORGEN_START_TIMEOUT: seconds to wait for the node to answer (default 600).
+set -euo pipefail
+umask 077
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/values.sh
+. "$here/values.sh"
+
+root=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) root=${2:?--root needs a directory}; shift ;;
+        *) echo "usage: $0 [--root DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+fail() {
+    echo "install-harbor: $*" >&2
+    exit 1
+}
+
+record="$root/var/lib/harborgen/$cluster/$node.installed"
+installer="$root$installer_dir"
+
+# Files prepare writes that hold a secret: passwords, Redis URLs, the pinned secrets.
+secret_bearing=(
+    harbor.yml
+    common/config/core/env
+    common/config/jobservice/env
+    common/config/jobservice/config.yml
+    common/config/registryctl/env
+    common/config/registry/config.yml
+    common/config/registry/passwd
+    common/config/db/env
+    common/config/trivy-adapter/env
+    common/config/exporter/env
+)
+
+check_mounted() {
+    local target type
+    for target in "${cephfs_mount_targets[@]}"; do
+        mountpoint -q "$root$target" \
+            || fail "$root$target is not mounted: run apply.sh (it mounts CephFS). Harbor must never start without it"
+        type=$(findmnt --noheadings --output FSTYPE --mountpoint "$root$target")
+        case "$type" in
+            ceph | fuse.ceph | fuse.ceph-fuse) ;;
+            *) fail "$root$target is a $type mount, not CephFS: refusing to start Harbor on it" ;;
+        esac
+    done
+}
+
+check_seeded_secrets() {
+    local path file recorded
+    [ -f "$record" ] || fail "no install record ($record): run apply.sh first"
+    for path in "${seeded_files[@]}"; do
+        file="$root$data_volume/$path"
+        [ -s "$file" ] || fail "no $file: run apply.sh first (prepare would make one that no other node shares)"
+        recorded=$(awk -v path="$file" '$3 == path { print $1 }' "$record")
+        [ "$(sha256sum < "$file" | cut -d' ' -f1)" = "$recorded" ] \
+            || fail "$file is not the one apply.sh installed: run apply.sh again"
+    done
+}
+
+load_images() {
+    local archive
+    for archive in harbor*.tar.gz; do
+        [ -f "$archive" ] || continue
+        echo "== docker load -i $archive"
+        docker load -i "$archive"
+    done
+}
+
+run_prepare() {
+    local options=()
+    [ "$with_trivy" = true ] && options+=(--with-trivy)
+    echo "== prepare ${options[*]}"
+    ./prepare ${options[@]+"${options[@]}"}
+}
+
+lock_down() {
+    local path
+    for path in "${secret_bearing[@]}"; do
+        [ -f "$path" ] && chmod 0600 "$path"
+    done
+    local exposed
+    exposed=$(find common/config -type f -perm /077 \( -name env -o -name passwd -o -name config.yml -o -name '*.key' \))
+    [ -z "$exposed" ] || fail "still readable by others after prepare: $exposed"
+    echo "secret-bearing files of common/config are readable by their owner only"
+}
+
+compose() {
+    if docker compose version >/dev/null 2>&1; then
+        docker compose "$@"
+    else
+        docker-compose "$@"
+    fi
+}
+
+wait_until_answering() {
+    local deadline=$((SECONDS + ${HARBORGEN_START_TIMEOUT:-600}))
+    until curl --silent --fail --output /dev/null --max-time 10 "${node_url}api/v2.0/ping"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "Harbor does not answer on $node_url after ${HARBORGEN_START_TIMEOUT:-600} s: look at its logs before starting another node"
+        sleep "${HARBORGEN_POLL_SECONDS:-5}"
+    done
+    echo "Harbor answers on $node_url: the next node may start"
+}
+
+check_mounted
+check_seeded_secrets
+cd "$installer"
+load_images
+run_prepare
+"$here/pin-secrets.sh" common/config "$installer/harborgen/pins"
+lock_down
+echo "== docker compose up -d"
+compose up -d
+wait_until_answering

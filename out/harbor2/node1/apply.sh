@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# Installs this harborgen bundle on its machine. Safe to run again: a second run changes nothing.
+# The same script in every bundle: what this node is comes from values.sh beside it.
+#   usage: apply.sh [--secrets PACK] [--dry-run | --check [--format text|json]] [--root DIR] [--schema REGISTRY_SQL]
+#   --secrets PACK  this node's secrets pack ('harborgen secrets pack TOPOLOGY --secrets FILE --node NODE --out PACK')
+#   --dry-run       print every action, change nothing
+#   --check         change nothing; exit 1 when what is installed is not what applying this bundle
+#                   gives (a file missing, changed or with another mode, the fstab line, the mount),
+#                   or when the node was applied from another bundle. Secret-bearing files are
+#                   compared by digest (with the pack, or with the install record), never shown.
+#   --format json   with --check: one JSON document for 'harborgen audit' (schema/check-report.schema.json)
+#   --root DIR      act under DIR instead of / (for tests)
+#   --schema FILE   database node of Harbor 1.1.2: load Harbor's registry.sql, only into a database
+#                   without tables (Harbor 2.15's core migrates its schema itself)
+# Secret-bearing files come filled from the pack, checked by harborgen before it
+# wrote them; this script only checks that the pack belongs to this bundle, and
+# installs those files with mode 0600.
+set -euo pipefail
+export LC_ALL=C
+umask 077
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/values.sh
+. "$here/values.sh"
+
+pack=""
+dry_run=false
+checking=false
+output=text
+root=""
+schema=""
+usage="usage: $0 [--secrets PACK] [--dry-run | --check [--format text|json]] [--root DIR] [--schema REGISTRY_SQL]"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --secrets) pack=${2:?--secrets needs the secrets pack of this node}; shift ;;
+        --dry-run) dry_run=true ;;
+        --check) checking=true ;;
+        --format) output=${2:?--format needs text or json}; shift ;;
+        --root) root=${2:?--root needs a directory}; shift ;;
+        --schema) schema=${2:?--schema needs a file}; shift ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ -n "$root" ]; then
+    root=$(cd "$root" && pwd)
+fi
+case "$output" in text | json) ;; *) echo "$usage" >&2; exit 2 ;; esac
+if [ "$checking" = true ]; then
+    dry_run=true  # a check changes nothing: every step that would act only reports
+fi
+record="$root/var/lib/harborgen/$cluster/$node.installed"
+
+fail() {
+    echo "apply: $*" >&2
+    exit 1
+}
+
+step() {
+    [ "$checking" = true ] || echo "== $*"
+}
+
+# --- what --check finds ---------------------------------------------------------------
+
+drift_paths=()
+drift_kinds=()
+mounted=null
+
+drift() {
+    drift_paths+=("$1")
+    drift_kinds+=("$2")
+    [ "$output" = json ] || echo "drift: $1: $2"
+}
+
+json_string() {
+    local text=${1//\\/\\\\}
+    text=${text//\"/\\\"}
+    printf '"%s"' "$text"
+}
+
+report_check() {
+    local index applied=null
+    [ -f "$record" ] && applied=$(json_string "$(sed -n 's/^bundle //p' "$record")")
+    if [ "$output" = json ]; then
+        printf '{"cluster": %s, "node": %s, "bundle": %s, "applied": %s, "mounted": %s, "drift": [' \
+            "$(json_string "$cluster")" "$(json_string "$node")" "$(json_string "$bundle_digest")" "$applied" "$mounted"
+        for index in ${drift_paths[@]+"${!drift_paths[@]}"}; do
+            [ "$index" = 0 ] || printf ', '
+            printf '{"path": %s, "kind": %s}' "$(json_string "${drift_paths[$index]}")" "$(json_string "${drift_kinds[$index]}")"
+        done
+        printf ']}\n'
+    fi
+    [ -z "${drift_paths[*]+set}" ]
+}
+
+has_role() {
+    local role
+    for role in "${roles[@]}"; do
+        [ "$role" = "$1" ] && return 0
+    done
+    return 1
+}
+
+is_secret_file() {
+    local path
+    # ${a[@]+...}: bash before 4.4 (CentOS 7) calls an empty array unbound under set -u.
+    for path in ${secret_files[@]+"${secret_files[@]}"}; do
+        [ "$path" = "$1" ] && return 0
+    done
+    return 1
+}
+
+if [ -n "$schema" ] && ! has_role database; then
+    fail "--schema is for the database node; $node is ${roles[*]}"
+fi
+
+# --- the bundle and its secrets pack ---------------------------------------------
+
+step "checking the bundle against MANIFEST.sha256"
+(cd "$here" && sha256sum --quiet --strict --check MANIFEST.sha256) \
+    || fail "the bundle does not match its manifest: it was changed or is incomplete"
+bundle_digest=$(sha256sum < "$here/MANIFEST.sha256" | cut -d' ' -f1)
+
+# --- the install record: what the last apply installed, after filling -------------------
+
+declare -A installed=()
+if [ -f "$record" ]; then
+    while read -r digest file_mode path; do
+        [ "$digest" = bundle ] || installed[$path]="$digest $file_mode"
+    done < "$record"
+fi
+if [ "$checking" = true ]; then
+    if [ ! -f "$record" ]; then
+        drift "$record" "missing: this node was never applied"
+    elif [ "$(sed -n 's/^bundle //p' "$record")" != "$bundle_digest" ]; then
+        drift "$record" "behind: this node was applied from bundle $(sed -n 's/^bundle //p' "$record"), Git now says $bundle_digest"
+    fi
+fi
+declare -A recorded=()
+
+if [ -n "$pack" ]; then
+    step "checking the secrets pack $pack"
+    [ -f "$pack/BUNDLE.sha256" ] || fail "$pack is not a secrets pack (no BUNDLE.sha256)"
+    mode=$(stat -L -c %a "$pack")
+    (( (8#$mode & 8#077) == 0 )) \
+        || fail "the secrets pack $pack has mode $mode (expected 0700: readable by its owner only; run 'chmod -R go= $pack')"
+    (cd "$here" && sha256sum --quiet --strict --check "$pack/BUNDLE.sha256") 2>/dev/null \
+        || fail "the secrets pack $pack was made for another bundle: make it again from the topology this bundle was rendered from (--node $node)"
+fi
+
+# source_of BUNDLE_PATH: sets SOURCE to the file to install: the pack's filled
+# copy of a secret-bearing file, else the bundle's own (a materialized bundle is filled already).
+# A check without the pack has no filled copy: SOURCE is then empty, and the install record speaks.
+source_of() {
+    SOURCE="$here/$1"
+    if [ -n "$pack" ] && [ -f "$pack/files/$1" ]; then
+        SOURCE="$pack/files/$1"
+    fi
+    if grep -q 'HARBORGEN_SECRET\[' "$SOURCE"; then
+        [ "$checking" = true ] && { SOURCE=""; return; }
+        fail "$1 holds secret placeholders: give this node's secrets pack with --secrets PACK"
+    fi
+}
+
+# Every secret-bearing file must have its filled copy before anything changes.
+for path in ${secret_files[@]+"${secret_files[@]}"}; do
+    source_of "$path"
+done
+
+# --- installing files ---------------------------------------------------------
+
+# install_file BUNDLE_PATH DESTINATION: the (filled) bundle file at DESTINATION,
+# mode 0600 when it holds a secret, else 0644; the file it replaces is kept
+# once as DESTINATION.harborgen-orig.
+install_file() {
+    local destination=$2 mode=0644 temporary
+    is_secret_file "$1" && mode=0600
+    source_of "$1"
+    if [ "$checking" = true ]; then
+        check_file "$destination" "$mode"
+        return
+    fi
+    recorded[$destination]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
+    if [ -f "$destination" ] && cmp -s "$SOURCE" "$destination" && [ "$(stat -c %a "$destination")" = "${mode#0}" ]; then
+        echo "unchanged: $destination"
+        return
+    fi
+    if [ "$dry_run" = true ]; then
+        echo "would write $destination (mode $mode)"
+        return
+    fi
+    mkdir -p "$(dirname "$destination")"
+    if [ -f "$destination" ] && [ ! -e "$destination.harborgen-orig" ]; then
+        cp -p "$destination" "$destination.harborgen-orig"
+        echo "kept the replaced file as $destination.harborgen-orig"
+    fi
+    temporary=$(mktemp "$destination.harborgen.XXXXXX")
+    cat "$SOURCE" > "$temporary"
+    chmod "$mode" "$temporary"
+    mv -f "$temporary" "$destination"
+    echo "wrote $destination (mode $mode)"
+}
+
+# What install-harbor.sh compares the key on CephFS with: the digest of the key this bundle installed.
+record_secretkey() {
+    local record="$root/var/lib/harborgen/$cluster/secretkey.sha256" digest
+    digest=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
+    if [ -f "$record" ] && [ "$(cat "$record")" = "$digest" ]; then
+        echo "unchanged: $record"
+    elif [ "$dry_run" = true ]; then
+        echo "would write $record"
+    else
+        mkdir -p "$(dirname "$record")"
+        printf '%s\n' "$digest" > "$record"
+        echo "wrote $record"
+    fi
+}
+
+# check_file DESTINATION MODE: drift of an installed file against SOURCE, or against the
+# digest the install record holds when there is no filled copy to compare with.
+check_file() {
+    local destination=$1 mode=$2 expected actual
+    if [ ! -f "$destination" ] || [ -L "$destination" ]; then
+        drift "$destination" missing
+        return
+    fi
+    if [ -n "$SOURCE" ]; then
+        expected=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
+    else
+        expected=${installed[$destination]:-}
+        expected=${expected%% *}
+    fi
+    actual=$(sha256sum < "$destination" | cut -d' ' -f1)
+    if [ -z "$expected" ]; then
+        drift "$destination" "not checkable: give the secrets pack (no install record of it)"
+    elif [ "$actual" != "$expected" ]; then
+        drift "$destination" "content changed"
+    fi
+    local current
+    current=$(stat -c %a "$destination")
+    [ "$current" = "${mode#0}" ] || drift "$destination" "mode changed: 0$current, expected $mode"
+}
+
+write_record() {
+    [ "$dry_run" = false ] || return 0
+    local path temporary
+    mkdir -p "$(dirname "$record")"
+    temporary=$(mktemp "$record.XXXXXX")
+    {
+        echo "bundle $bundle_digest"
+        for path in ${recorded[@]+"${!recorded[@]}"}; do
+            echo "${recorded[$path]%% *} ${recorded[$path]#* } $path"
+        done | sort -k3
+    } > "$temporary"
+    if cmp -s "$temporary" "$record"; then
+        rm -f "$temporary"
+        echo "unchanged: $record"
+        return
+    fi
+    mv -f "$temporary" "$record"
+    echo "recorded what was installed in $record"
+}
+
+install_harbor_node() {
+    step "installing the cephx key of client.$cephfs_client"
+    install_file "ceph/$cephfs_client.secret" "$root$cephfs_secret_file"
+    if [ "$cephfs_mount_via" = fuse ]; then
+        step "installing the Ceph client configuration for ceph-fuse"
+        install_file ceph/client.conf "$root$cephfs_conf_file"
+    fi
+
+    step "making docker.service wait for the CephFS mount"
+    install_file systemd/docker.service.d/harborgen-cephfs.conf "$root/etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
+    if [ -z "$root" ] && [ "$dry_run" = false ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        systemctl daemon-reload
+    fi
+
+    step "mounting CephFS"
+    if [ "$checking" = true ]; then
+        check_mount
+    else
+        local mount_arguments=(--root "$root")
+        [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
+        "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" \
+            || fail "CephFS is not mounted on ${cephfs_mount_targets[*]}: Harbor must not start on this node (it would lose what it cannot see)"
+    fi
+
+    if [ "$harbor_version" = 1.1.2 ]; then
+        install_shared_secretkey
+    else
+        step "installing the cluster's secretkey and token key pair under $data_volume/secret (prepare keeps them)"
+        local path
+        for path in "${seeded_files[@]}"; do
+            install_file "$path" "$root$data_volume/$path"
+        done
+    fi
+
+    step "laying harbor/ over $installer_dir"
+    local path
+    for path in "${harbor_files[@]}"; do
+        install_file "$path" "$root$installer_dir/${path#harbor/}"
+    done
+}
+
+# Harbor 1.1.2 keeps its secretkey on CephFS: one file for every node.
+install_shared_secretkey() {
+    step "installing the shared secretkey on CephFS"
+    source_of shared/secretkey
+    if [ "$checking" = true ]; then
+        check_file "$root$secretkey_path" 0600
+    elif [ -f "$root$secretkey_path" ]; then
+        cmp -s "$SOURCE" "$root$secretkey_path" \
+            || fail "$root$secretkey_path holds a different secretkey: every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
+        echo "unchanged: $root$secretkey_path"
+    elif [ "$dry_run" = true ]; then
+        echo "would write $root$secretkey_path (mode 0600)"
+    else
+        install_file shared/secretkey "$root$secretkey_path"
+    fi
+    if [ "$checking" = false ]; then
+        recorded[$root$secretkey_path]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) 0600"
+        record_secretkey
+    fi
+}
+
+# check_mount: the fstab lines mount-cephfs.sh writes, and the mounts themselves.
+check_mount() {
+    local line target
+    while IFS= read -r line; do
+        grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
+    done < <("$here/ceph/mount-cephfs.sh" --print-fstab-line)
+    mounted=true
+    for target in "${cephfs_mount_targets[@]}"; do
+        if ! mountpoint -q "$root$target"; then
+            mounted=false
+            drift "$root$target" "not mounted"
+        fi
+    done
+}
+
+set_up_database() {
+    [ "$checking" = false ] || return 0  # the database's state is the database's: SQL is not a file to compare
+    source_of database/create-database.sql
+    if [ -f "$here/database/set-up-postgresql.sh" ]; then
+        step "creating role $database_user and database $database_name, and their pg_hba.conf lines (PostgreSQL)"
+        local arguments=()
+        [ "$dry_run" = true ] && arguments+=(--dry-run)
+        "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf"
+        return
+    fi
+    step "creating database $database_name and its user (mysql client, standard connection settings)"
+    if [ "$dry_run" = true ]; then
+        echo "would run database/create-database.sql through mysql"
+    else
+        mysql < "$SOURCE"
+    fi
+    if [ -n "$schema" ]; then
+        step "loading Harbor's schema from $schema (only into an empty database)"
+        if [ "$dry_run" = true ]; then
+            echo "would run: database/load-schema.sh $schema"
+        else
+            "$here/database/load-schema.sh" "$schema"
+        fi
+    fi
+}
+
+redis_conf="/etc/redis/harborgen-$cluster.conf"  # what redis.conf includes (RUNBOOK.md)
+
+install_redis_settings() {
+    step "installing the Redis settings of the cluster"
+    install_file redis/harbor.conf "$root$redis_conf"
+    # redis-server reads its configuration as the redis user.
+    if [ "$checking" = false ] && [ "$dry_run" = false ] && [ -z "$root" ] && id redis >/dev/null 2>&1; then
+        chown redis: "$root$redis_conf"
+    fi
+}
+
+start_load_balancer() {
+    if [ "$checking" = true ]; then
+        "$here/nginx/run-nginx.sh" --check || drift nginx-harbor "the load balancer does not run this bundle's configuration"
+        return
+    fi
+    step "starting the load balancer"
+    if [ "$dry_run" = true ]; then
+        echo "would run: nginx/run-nginx.sh"
+    else
+        "$here/nginx/run-nginx.sh"
+    fi
+}
+
+if has_role harbor; then install_harbor_node; fi
+if has_role database; then set_up_database; fi
+if has_role redis; then install_redis_settings; fi
+if has_role load-balancer; then start_load_balancer; fi
+if [ "$checking" = true ]; then
+    report_check
+    exit $?
+fi
+if has_role ceph-admin; then
+    echo "ceph-admin: ceph/bootstrap-cephfs.sh creates the CephFS once; apply.sh does not run it."
+fi
+write_record
+
+step "done"
+if has_role harbor; then
+    echo "Next, on this node: $here/install-harbor.sh   (instead of ./install.sh; one Harbor node at a time)"
+fi
+if has_role redis; then
+    echo "Next, on this node: add 'include $redis_conf' at the end of redis.conf and restart Redis"
+fi

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Sets up PostgreSQL for the Harbor 2.15 cluster, on the database node: the
+# Harbor role and its database (SQL_FILE, through psql as the postgres
+# superuser), then the Harbor lines of pg_hba.conf (HBA_FILE) at its top,
+# between marker lines, and a configuration reload. Safe to run again: a
+# second run changes nothing.
+#   usage: set-up-postgresql.sh [--dry-run] SQL_FILE HBA_FILE
+# HARBORGEN_PG_OS_USER: the system user psql runs as (default postgres).
+# psql's own PGHOST and PGPORT say which server (default: the local one).
+set -euo pipefail
+umask 077
+export LC_ALL=C
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=SCRIPTDIR/../values.sh
+. "$here/../values.sh"
+
+dry_run=false
+if [ "${1:-}" = --dry-run ]; then
+    dry_run=true
+    shift
+fi
+[ $# -eq 2 ] || { echo "usage: $0 [--dry-run] SQL_FILE HBA_FILE" >&2; exit 2; }
+sql=$1
+hba_lines=$2
+os_user=${HARBORGEN_PG_OS_USER:-postgres}
+begin="# BEGIN harborgen $cluster: the Harbor role's lines (database/pg_hba.conf of the bundle)"
+end="# END harborgen $cluster"
+
+fail() {
+    echo "set-up-postgresql: $*" >&2
+    exit 1
+}
+
+as_postgres() {
+    if [ "$(id -un)" = "$os_user" ]; then
+        "$@"
+    else
+        runuser -u "$os_user" -- "$@"
+    fi
+}
+
+psql_run() {
+    as_postgres psql -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+if [ "$dry_run" = true ]; then
+    echo "would run $sql through psql as $os_user"
+else
+    # On stdin: the filled file is readable by root only.
+    psql_run -f - < "$sql" || fail "psql failed on $sql: nothing after it was done"
+    echo "role $database_user and database $database_name are set up"
+fi
+
+hba_file=$(psql_run -At -c 'SHOW hba_file') || fail "cannot ask the server where pg_hba.conf is"
+[ -f "$hba_file" ] || fail "$hba_file (the server's hba_file) is not a file here: run this on the database node"
+wanted=$(mktemp "$hba_file.harborgen.XXXXXX")
+trap 'rm -f "$wanted"' EXIT
+{
+    echo "$begin"
+    grep -v '^#' "$hba_lines"
+    echo "$end"
+    awk -v begin="$begin" -v end="$end" '$0 == begin { skipping = 1 } !skipping { print } $0 == end { skipping = 0 }' "$hba_file"
+} > "$wanted"
+if cmp -s "$wanted" "$hba_file"; then
+    echo "unchanged: $hba_file"
+    exit 0
+fi
+if [ "$dry_run" = true ]; then
+    echo "would put the Harbor lines at the top of $hba_file and reload"
+    exit 0
+fi
+chown --reference="$hba_file" "$wanted"
+chmod --reference="$hba_file" "$wanted"
+mv -f "$wanted" "$hba_file"
+psql_run -At -c 'SELECT pg_reload_conf()' >/dev/null
+rules=$(psql_run -At -c "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")
+[ "$rules" = 0 ] || fail "$hba_file has $rules line(s) the server cannot read: see SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL"
+echo "wrote the Harbor lines at the top of $hba_file and reloaded the server"
