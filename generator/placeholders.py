@@ -33,7 +33,6 @@ FILE_CONTEXTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("harbor/harbor.yml", ("yaml-single-quoted", "compose2-env")),
     ("harbor/harborgen/pins/*.env", ("compose2-env",)),
     ("harbor/harborgen/pins/registry-config.yml", ("yaml-plain",)),
-    ("harbor/harborgen/pins/registry.passwd", ()),
     ("secret/keys/secretkey", ("secretkey",)),
     ("secret/core/private_key.pem", ("rsa-private-key",)),
     ("secret/registry/root.crt", ("certificate",)),

@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOPOLOGIES = ROOT / "tests" / "topologies"
 GOLDEN = ROOT / "golden"
 REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
+REFERENCE2 = ROOT.parent / "shared" / "reference" / "harbor-v2.15.2"
+PREPARE2_TEMPLATES = REFERENCE2 / "make" / "photon" / "prepare" / "templates"
 IN_CI = os.environ.get("CI") == "true"
 LOCATED_LINE = re.compile(r"^.+:\d+:\d+: ")  # FILE:LINE:COL: of every refusal
 CEPHX_TEST_KEY = "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ=="
@@ -89,13 +91,13 @@ def require_tool(name: str) -> str:
     return path
 
 
-def require_reference() -> Path:
-    if not REFERENCE.is_dir():
-        message = f"the stock Harbor files are not at {REFERENCE}"
+def require_reference(reference: Path = REFERENCE) -> Path:
+    if not reference.is_dir():
+        message = f"the stock Harbor files are not at {reference}"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    return REFERENCE
+    return reference
 
 
 def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -> dict[str, str]:

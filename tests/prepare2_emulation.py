@@ -206,3 +206,51 @@ def write_config(directory: Path, files: dict[str, str]) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         target.chmod(0o640)  # utils/jinja.py: render_jinja's default mode
+
+
+def random_key_pair(directory: Path) -> None:
+    """utils/cert.py: create_root_cert (openssl genrsa -traditional 4096, then a self-signed certificate)."""
+    key, certificate = directory / "core/private_key.pem", directory / "registry/root.crt"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    certificate.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "genrsa", "-traditional", "-out", str(key), "2048"], check=True, capture_output=True)
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", str(key), "-out", str(certificate), "-days", "2", "-subj", "/"],
+                   check=True, capture_output=True)
+
+
+def run_prepare(installer_dir: Path, root: Path, templates: Path, *, with_trivy: bool) -> None:
+    """commands/prepare.py: prepare, for the files harborgen cares about, under ROOT (the tests' --root).
+
+    It clears common/config (delfile), writes the files from the stock templates with secrets drawn
+    anew, and keeps data_volume/secret/keys/secretkey, core/private_key.pem and registry/root.crt
+    when they exist, making them otherwise (get_secret_key, prepare_registry_ca; 2048-bit here, for speed).
+    """
+    config_dir = installer_dir / "common/config"
+    if config_dir.exists():
+        import shutil
+
+        shutil.rmtree(config_dir)
+    harbor_yml = (installer_dir / "harbor.yml").read_text()
+    config = config_dict(harbor_yml, with_trivy=with_trivy)
+    files = render_config(templates, config)
+    passwd = files.pop("registry/passwd")
+    write_config(config_dir, files)
+    (config_dir / "registry/passwd").write_text(passwd)  # htpasswd -bcB: the umask decides the mode
+    secret_dir = root / config["data_volume"].lstrip("/") / "secret"
+    secretkey = secret_dir / "keys/secretkey"
+    if not secretkey.is_file():
+        secretkey.parent.mkdir(parents=True, exist_ok=True)
+        secretkey.write_text(random_string(16))
+    if not ((secret_dir / "core/private_key.pem").exists() and (secret_dir / "registry/root.crt").exists()):
+        random_key_pair(secret_dir)
+
+
+if __name__ == "__main__":
+    # A stand-in for the installer's ./prepare [--with-trivy], run from the installer directory as install-harbor.sh does.
+    import os
+    import sys
+
+    run_prepare(
+        Path.cwd(), Path(os.environ.get("PREPARE_ROOT", "/")), Path(os.environ["PREPARE_TEMPLATES"]),
+        with_trivy="--with-trivy" in sys.argv[1:],
+    )

@@ -104,6 +104,21 @@ def _no_ceph_admin(document):
     document["cephfs"]["mds"] = ["h1", "h2"]
 
 
+def _harbor2(document):
+    """QUIET moved to Harbor 2.15: PostgreSQL, and Redis through Sentinel."""
+    document["harbor"] = {"version": "2.15", "external_url": "https://registry.example.com", "installer_dir": "/opt/harbor",
+                          "admin_password": {"secret": "admin_pw"}}
+    document["database"]["connection_limit"] = 600  # 3 nodes x 2 pools x 100
+    document["redis"] = {"password": {"secret": "redis_pw"},
+                         "sentinel": {"master_set": "harbor", "hosts": ["10.0.5.1:26379", "10.0.5.2:26379", "10.0.5.3:26379"]}}
+
+
+def _one_redis(document):
+    _harbor2(document)
+    del document["redis"]["sentinel"]
+    document["redis"]["host"] = "10.0.5.1"
+
+
 def _http(document):
     document["harbor"]["external_url"] = "http://registry.example.com"
     document["load_balancer"]["listen"] = 80
@@ -123,6 +138,7 @@ CASES = {
               _set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.4.4:6789"])),
     "HG105": (_set("cephfs.mds", ["c1"]), _set("cephfs.mds", ["c1", "h2"])),
     "HG106": (_lb_on_h1, _set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.1.9:6789"])),
+    "HG107": (_one_redis, _harbor2),
     "HG201": (_set("cephfs.client", "admin"), _set("cephfs.client", "admins")),
     "HG202": (_http, lambda d: None),
     "HG203": (_set("harbor.email.password", {"secret": "db_pw"}), _set("harbor.email.password", {"secret": "db_pw2"})),
@@ -138,6 +154,7 @@ CASES = {
               _both(_set("load_balancer.timeout", 3600), _set("harbor.token_expiration", 60))),
     "HG305": (_no_ceph_admin, lambda d: None),
     "HG306": (_set("cephfs.selinux_relabel", True), _set("cephfs.selinux_relabel", False)),
+    "HG307": (_both(_harbor2, _set("database.connection_limit", 599)), _harbor2),
 }
 
 
@@ -159,6 +176,7 @@ def test_every_registered_rule_has_a_case_that_fires_and_a_near_miss():
 
 def test_the_quiet_topology_fires_only_what_a_topology_cannot_avoid(tmp_path):
     assert _unaccepted(_lint(tmp_path, lambda d: None)) == ALWAYS
+    assert _unaccepted(_lint(tmp_path, _harbor2)) == ALWAYS, "the same cluster on Harbor 2.15"
 
 
 @pytest.mark.parametrize("rule", sorted(CASES))

@@ -11,4 +11,4 @@ secret_files=()
 # Load balancer
 balancer_image='nginx:1.26'
 balancer_listen='8443'
-balancer_tls_files=('/etc/nginx/tls/registry.example.com.crt' '/etc/nginx/tls/registry.example.com.key')
+balancer_tls_files=('/etc/ssl/registry/fullchain.pem' '/etc/ssl/registry/privkey.pem')

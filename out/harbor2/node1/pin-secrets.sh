@@ -46,6 +46,10 @@ pin_lines() {
             }
             exit failed
         }' "$pin" "$target" > "$temporary" || { rm -f "$temporary"; fail "$target was left as prepare wrote it"; }
+    # awk ends every line; prepare's files may end without a line break: keep every other byte as it was.
+    if [ -s "$target" ] && [ -n "$(tail -c 1 "$target")" ]; then
+        truncate -s -1 "$temporary"
+    fi
     replace "$temporary" "$target"
 }
 

@@ -46,11 +46,12 @@ psql_run() {
 
 if [ "$dry_run" = true ]; then
     echo "would run $sql through psql as $os_user"
-else
-    # On stdin: the filled file is readable by root only.
-    psql_run -f - < "$sql" || fail "psql failed on $sql: nothing after it was done"
-    echo "role $database_user and database $database_name are set up"
+    echo "would put the lines of $hba_lines at the top of the server's pg_hba.conf and reload"
+    exit 0
 fi
+# On stdin: the filled file is readable by root only.
+psql_run -f - < "$sql" || fail "psql failed on $sql: nothing after it was done"
+echo "role $database_user and database $database_name are set up"
 
 hba_file=$(psql_run -At -c 'SHOW hba_file') || fail "cannot ask the server where pg_hba.conf is"
 [ -f "$hba_file" ] || fail "$hba_file (the server's hba_file) is not a file here: run this on the database node"
@@ -64,10 +65,6 @@ trap 'rm -f "$wanted"' EXIT
 } > "$wanted"
 if cmp -s "$wanted" "$hba_file"; then
     echo "unchanged: $hba_file"
-    exit 0
-fi
-if [ "$dry_run" = true ]; then
-    echo "would put the Harbor lines at the top of $hba_file and reload"
     exit 0
 fi
 chown --reference="$hba_file" "$wanted"

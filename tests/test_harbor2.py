@@ -1,0 +1,275 @@
+"""Harbor 2.15 bundles: harbor.yml against the stock template, the pinned secrets against
+what the stock templates give, and the install step under --root with a stand-in prepare.
+
+The stand-in (tests/prepare2_emulation.py) renders the stock 2.15.2 templates with the
+values prepare computes (read from its source) and secrets drawn anew on every run, as
+prepare does: what install-harbor.sh leaves must not depend on those draws.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import bcrypt
+import pytest
+import yaml
+
+from generator.writer import write_tree
+from tests import prepare2_emulation as prepare
+from tests.helpers import (
+    HARBOR2_EXAMPLE,
+    PREPARE2_TEMPLATES,
+    REFERENCE2,
+    ROOT,
+    compiled,
+    make_packs,
+    require_reference,
+    require_tool,
+    secrets_for,
+    write_secrets_file,
+)
+
+STUBS = Path(__file__).parent / "stubs"
+INSTALLER = "opt/harbor"
+PINNED_FILES = ("core/env", "jobservice/env", "registryctl/env", "registry/config.yml")
+KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*):")
+
+
+def template_keys(text: str) -> set[str]:
+    """Every key path of harbor.yml.tmpl, the commented-out sections included ('# key:' counts)."""
+    paths, stack = set(), []
+    for raw in text.splitlines():
+        line = raw
+        while True:  # '#   # username:' is a key of a commented section, commented once more
+            stripped = re.sub(r"^(\s*)# ?", r"\1", line, count=1)
+            if stripped == line or KEY.match(line):
+                break
+            line = stripped
+        match = KEY.match(line)
+        if not match:
+            continue
+        indent = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, match.group(1)))
+        paths.add(".".join(name for _, name in stack))
+    return paths
+
+
+def key_paths(value, prefix: str = "") -> set[str]:
+    if not isinstance(value, dict):
+        return set()
+    paths = set()
+    for key, child in value.items():
+        path = f"{prefix}{key}"
+        paths |= {path} | key_paths(child, path + ".")
+    return paths
+
+
+def _harbor_ymls(tree) -> dict[str, bytes]:
+    return {path: artifact.content for path, artifact in tree.items() if path.endswith("/harbor/harbor.yml")}
+
+
+def test_every_key_of_harbor_yml_is_a_key_of_the_stock_template(harbor2_case):
+    reference = require_reference(REFERENCE2)
+    stock = template_keys((reference / "make/harbor.yml.tmpl").read_text())
+    _, tree = compiled(harbor2_case[1])
+    for path, content in _harbor_ymls(tree).items():
+        document = yaml.safe_load(content)
+        assert key_paths(document) <= stock, (path, key_paths(document) - stock)
+        # A `redis:` section would override external_redis (utils/configs.py: get_redis_configs).
+        assert "redis" not in document and "database" not in document, path
+
+
+def test_harbor_yml_is_identical_on_every_harbor_node(harbor2_case):
+    _, tree = compiled(harbor2_case[1])
+    contents = set(_harbor_ymls(tree).values())
+    assert len(contents) == 1
+
+
+def test_the_template_key_reader_sees_commented_sections():
+    stock = template_keys((require_reference(REFERENCE2) / "make/harbor.yml.tmpl").read_text())
+    assert {"external_redis.sentinel_master_set", "external_database.harbor.ssl_mode", "hostname", "external_url"} <= stock
+    assert "external_redis.no_such_key" not in stock
+
+
+@pytest.fixture
+def machine2(tmp_path, token_pair):
+    """The Harbor 2.15 example rendered, its packs, a machine root with an installer and a stand-in prepare."""
+    require_reference(REFERENCE2)
+    require_tool("htpasswd")
+    _, tree = compiled(HARBOR2_EXAMPLE)
+    bundles = tmp_path / "out" / "harbor2"
+    write_tree(tree, bundles)
+    root = tmp_path / "root"
+    installer = root / INSTALLER
+    installer.mkdir(parents=True)
+    (installer / "prepare").write_text('#!/usr/bin/env bash\nexec python3 -m tests.prepare2_emulation "$@"\n')
+    (installer / "prepare").chmod(0o755)
+    state = tmp_path / "state"
+    state.mkdir()
+    values = secrets_for(HARBOR2_EXAMPLE, token_pair)
+    packs = make_packs(HARBOR2_EXAMPLE, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
+    env = {
+        **os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state), "PREPARE_ROOT": str(root),
+        "PREPARE_TEMPLATES": str(PREPARE2_TEMPLATES), "PYTHONPATH": str(ROOT),
+        "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1",
+    }
+
+    class Machine:
+        def run(self, node: str, script: str, *args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(["bash", str(bundles / node / script), "--root", str(root), *args],
+                                  capture_output=True, text=True, timeout=300, env=env)
+
+        def apply(self, node: str, *args: str) -> subprocess.CompletedProcess:
+            return self.run(node, "apply.sh", "--secrets", str(packs / node), *args)
+
+        def install(self, node: str) -> subprocess.CompletedProcess:
+            return self.run(node, "install-harbor.sh")
+
+        def config(self) -> dict[str, bytes]:
+            config = installer / "common/config"
+            return {str(path.relative_to(config)): path.read_bytes() for path in sorted(config.rglob("*")) if path.is_file()}
+
+    machine = Machine()
+    machine.root, machine.installer, machine.values, machine.state, machine.bundles = root, installer, values, state, bundles
+    return machine
+
+
+def _pinned_values(values: dict[str, str]) -> dict[str, str]:
+    return {
+        "core_secret": values["harbor_core_secret"],
+        "jobservice_secret": values["harbor_jobservice_secret"],
+        "registry_password": values["registry_credential_password"],
+        "csrf_key": values["harbor_csrf_key"],
+        "scan_robot_prefix": values["harbor_robot_scanner_prefix"],
+    }
+
+
+def test_apply_lays_harbor_yml_seeds_the_secrets_and_mounts_only_the_registry_directory(machine2):
+    result = machine2.apply("node0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    root, values = machine2.root, machine2.values
+    assert (root / "etc/fstab").read_text().splitlines() == [
+        "10.222.77.73:6789:/harbor2/registry /data/registry ceph name=admin,secretfile=/etc/ceph/admin.secret,noatime,_netdev 0 0"
+    ]
+    assert (machine2.state / "mounts").read_text().splitlines() == [str(root / "data/registry")]
+    for path, name in (("keys/secretkey", "harbor_secretkey"), ("core/private_key.pem", "token_private_key"),
+                       ("registry/root.crt", "token_certificate")):
+        seeded = root / "data/secret" / path
+        assert seeded.read_text().rstrip("\n") == values[name].rstrip("\n"), path
+        assert stat.S_IMODE(seeded.stat().st_mode) == 0o600
+    harbor_yml = machine2.installer / "harbor.yml"
+    assert stat.S_IMODE(harbor_yml.stat().st_mode) == 0o600
+    document = yaml.safe_load(harbor_yml.read_text())
+    assert document["external_database"]["harbor"]["password"] == values["harbor_db_password"]
+    assert document["external_redis"]["password"] == values["redis_password"]
+    assert document["harbor_admin_password"] == values["harbor_admin_password"]
+    check = machine2.run("node0", "apply.sh", "--check")
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_install_pins_every_secret_the_same_on_every_node_and_every_rerun(machine2):
+    for node in ("node0", "node1"):
+        assert machine2.apply(node).returncode == 0
+    first = machine2.install("node0")
+    assert first.returncode == 0, first.stdout + first.stderr
+    after_first = machine2.config()
+    second = machine2.install("node0")  # prepare draws every secret anew
+    assert second.returncode == 0, second.stderr
+    assert machine2.config() == after_first, "a rerun changed a pinned file"
+    assert machine2.install("node1").returncode == 0  # same installer directory layout, another node's bundle
+    assert machine2.config() == after_first, "node1's files differ from node0's"
+
+    values = machine2.values
+    env = dict(line.split("=", 1) for line in after_first["core/env"].decode().splitlines() if "=" in line)
+    assert env["CORE_SECRET"] == values["harbor_core_secret"] and env["CSRF_KEY"] == values["harbor_csrf_key"]
+    assert len(env["CSRF_KEY"]) == 32
+    assert env["ROBOT_SCANNER_NAME_PREFIX"] == values["harbor_robot_scanner_prefix"]
+    assert env["REGISTRY_CREDENTIAL_PASSWORD"] == values["registry_credential_password"]
+    line = after_first["registry/passwd"].decode()
+    user, _, hashed = line.rstrip("\n").partition(":")
+    assert user == "harbor_registry_user"
+    assert bcrypt.checkpw(values["registry_credential_password"].encode(), ("$2b$" + hashed[4:]).encode())
+    verify = subprocess.run(["htpasswd", "-vb", str(machine2.installer / "common/config/registry/passwd"),
+                             user, values["registry_credential_password"]], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    config = yaml.safe_load(after_first["registry/config.yml"])
+    assert config["http"]["secret"] == values["registry_http_secret"] and config["http"]["secret"] != "placeholder"
+    for path in ("core/env", "jobservice/env", "registryctl/env", "registry/config.yml", "registry/passwd", "jobservice/config.yml"):
+        mode = stat.S_IMODE((machine2.installer / "common/config" / path).stat().st_mode)
+        assert mode == 0o600, (path, oct(mode))
+
+
+def test_pinned_files_equal_the_stock_templates_rendered_with_the_cluster_secrets(machine2):
+    """What install-harbor.sh leaves is exactly what prepare would write if it took our values."""
+    assert machine2.apply("node0").returncode == 0
+    assert machine2.install("node0").returncode == 0
+    installed = machine2.config()
+    harbor_yml = (machine2.installer / "harbor.yml").read_text()
+    expected = prepare.render_config(
+        PREPARE2_TEMPLATES, prepare.config_dict(harbor_yml, with_trivy=True, pinned=_pinned_values(machine2.values)), htpasswd=False,
+    )
+    for path in (*PINNED_FILES, "jobservice/config.yml"):
+        stock = expected[path]
+        if path == "registry/config.yml":
+            # The stock template's one literal: `secret: placeholder`; prepare gives no other value.
+            stock = stock.replace("  secret: placeholder\n", f"  secret: {machine2.values['registry_http_secret']}\n")
+        assert installed[path].decode() == stock, path
+
+
+def test_pinning_refuses_a_stock_file_without_the_key(machine2, tmp_path):
+    assert machine2.apply("node0").returncode == 0
+    assert machine2.install("node0").returncode == 0
+    config = machine2.installer / "common/config"
+    env = config / "core/env"
+    env.write_text("\n".join(line for line in env.read_text().splitlines() if not line.startswith("CSRF_KEY=")) + "\n")
+    before = env.read_bytes()
+    result = subprocess.run(["bash", str(machine2.bundles / "node0/pin-secrets.sh"), str(config), str(machine2.installer / "harborgen/pins")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "key CSRF_KEY is 0 times" in result.stderr, result.stderr
+    assert env.read_bytes() == before, "a refused pin changed the file"
+
+
+def test_install_refuses_an_unmounted_node_or_a_missing_seeded_secret(machine2):
+    assert machine2.apply("node0").returncode == 0
+    (machine2.state / "mounts").write_text("")
+    result = machine2.install("node0")
+    assert result.returncode == 1 and "data/registry is not mounted" in result.stderr, result.stderr
+    assert machine2.apply("node0").returncode == 0
+    (machine2.root / "data/secret/keys/secretkey").unlink()
+    result = machine2.install("node0")
+    assert result.returncode == 1 and "secretkey: run apply.sh first" in result.stderr, result.stderr
+    assert not (machine2.installer / "common").exists(), "prepare ran on a node that was not ready"
+
+
+def test_the_pinned_secrets_are_the_same_in_every_harbor_nodes_pack(tmp_path, token_pair):
+    values = secrets_for(HARBOR2_EXAMPLE, token_pair)
+    packs = make_packs(HARBOR2_EXAMPLE, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
+    harbor_nodes = ("admin", "node0", "node1")
+    for path in ("files/harbor/harbor.yml", "files/harbor/harborgen/pins/core.env", "files/harbor/harborgen/pins/registry.passwd",
+                 "files/secret/keys/secretkey", "files/secret/core/private_key.pem"):
+        contents = {(packs / node / path).read_bytes() for node in harbor_nodes}
+        assert len(contents) == 1, path
+    again = make_packs(HARBOR2_EXAMPLE, tmp_path / "secrets.yaml", tmp_path / "packs-again")
+    assert (again / "node0/files/harbor/harborgen/pins/registry.passwd").read_bytes() == \
+        (packs / "node0/files/harbor/harborgen/pins/registry.passwd").read_bytes()
+    shutil.rmtree(tmp_path / "packs-again")
+
+
+def test_the_redis_node_gets_its_settings_and_the_database_node_a_dry_run(machine2):
+    result = machine2.apply("redis")
+    assert result.returncode == 0, result.stdout + result.stderr
+    settings = machine2.root / "etc/redis/harborgen-harbor2.conf"
+    assert stat.S_IMODE(settings.stat().st_mode) == 0o600
+    text = settings.read_text()
+    assert f"requirepass {machine2.values['redis_password']}\n" in text and "appendonly yes\n" in text
+    assert "include /etc/redis/harborgen-harbor2.conf" in result.stdout
+    dry = machine2.apply("pg", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "would run" in dry.stdout and "pg_hba.conf" in dry.stdout

@@ -1,0 +1,215 @@
+"""The Harbor 2.15 Redis definition against a real Redis and Redis Sentinel on loopback.
+
+The Redis node's bundle configures the server (its redis/harbor.conf, included from a
+redis.conf as the RUNBOOK says); prepare builds every Redis URL from the one definition
+in harbor.yml (utils/configs.py: get_redis_configs, emulated in tests/prepare2_emulation.py).
+Each URL must authenticate and select its own database; so must the registry's
+config.yml, which prepare fills from the registry URL.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+import yaml
+
+from generator.packs import materialize
+from generator.writer import write_tree
+from tests import prepare2_emulation as prepare
+from tests.harness.processes import stop
+from tests.helpers import (
+    PREPARE2_TEMPLATES,
+    TOPOLOGIES,
+    compiled,
+    require_reference,
+    require_tool,
+    run_harborgen,
+    secrets_for,
+    write_secrets_file,
+)
+
+pytestmark = pytest.mark.real_component
+
+TOPOLOGY = TOPOLOGIES / "harbor2-loopback.yaml"
+REDIS_ADDRESS, REDIS_PORT = "127.0.0.25", 16379
+SENTINEL_ADDRESS, SENTINEL_PORT = "127.0.0.26", 26390
+# Legal wherever the password lands (harbor.yml, registry config.yml, redis.conf), and URL syntax to escape.
+PASSWORD = "Zq+9/x=y~.-_K7"
+START_TIMEOUT = 30
+
+
+def _command(connection: socket.socket, *args: str):
+    """One RESP command and its reply (a minimal client: the tests need no library for five commands)."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args)
+    connection.sendall(payload.encode())
+    reader = connection.makefile("rb")
+    return _reply(reader)
+
+
+def _reply(reader):
+    line = reader.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:].decode()
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        raise RuntimeError(rest)
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        return None if rest == "-1" else reader.read(int(rest) + 2)[:-2].decode()
+    if kind == b"*":
+        return [_reply(reader) for _ in range(int(rest))]
+    raise AssertionError(f"unexpected reply {line!r}")
+
+
+def _open(host: str, port: int) -> socket.socket:
+    return socket.create_connection((host, port), timeout=10)
+
+
+def _wait_for(host: str, port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            with _open(host, port):
+                return
+        except OSError:
+            assert process.poll() is None, log.read_text() if log.exists() else "the server exited"
+            assert time.monotonic() < deadline, f"nothing listens on {host}:{port}"
+            time.sleep(0.2)
+
+
+def _filled(tmp_path: Path, topology_text: str, token_pair) -> tuple[Path, dict[str, str]]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    topology = tmp_path / "topology.yaml"
+    topology.write_text(topology_text)
+    values = secrets_for(topology, token_pair, redis_password=PASSWORD)
+    _, tree = compiled(topology)
+    write_tree(materialize(tree, values), tmp_path / "out" / "loopback2")
+    return tmp_path / "out", values
+
+
+@pytest.fixture
+def redis_server(tmp_path, token_pair):
+    """Redis configured by the redis node's bundle, included from a redis.conf of the test's own."""
+    server = require_tool("redis-server")
+    bundles, values = _filled(tmp_path, TOPOLOGY.read_text(), token_pair)
+    data = tmp_path / "redis"
+    data.mkdir()
+    main = data / "redis.conf"
+    main.write_text(f'daemonize no\ndir {data}\nsave ""\nlogfile {data}/redis.log\n'
+                    f"include {bundles / 'loopback2/redis/redis/harbor.conf'}\n")
+    process = subprocess.Popen([server, str(main)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(REDIS_ADDRESS, REDIS_PORT, process, data / "redis.log")
+        yield {"bundles": bundles, "values": values, "data": data, "tmp": tmp_path}
+    finally:
+        stop(process)
+
+
+def _urls(harbor_yml: str) -> dict[str, str]:
+    config = prepare.redis_configs(yaml.safe_load(harbor_yml)["external_redis"], with_trivy=True)
+    return {name: config[key] for name, key in (("core", "redis_url_core"), ("jobservice", "redis_url_js"),
+                                                 ("registry", "redis_url_reg"), ("trivy", "trivy_redis_url"))}
+
+
+def _use(url: str, key: str) -> int:
+    """What Harbor's clients do with a URL: authenticate, select the database, write. Returns the database."""
+    parts = urlsplit(url)
+    host_port, path = parts.netloc.rpartition("@")[2], parts.path.split("/")
+    if parts.scheme == "redis+sentinel":
+        sentinel_host, _, sentinel_port = host_port.split(",")[0].rpartition(":")
+        with _open(sentinel_host, int(sentinel_port)) as sentinel:
+            host, port = _command(sentinel, "SENTINEL", "get-master-addr-by-name", path[1])
+        database = int(path[2]) if len(path) == 3 else 0
+    else:
+        host, _, port = host_port.rpartition(":")
+        database = int(path[1]) if len(path) == 2 and path[1] else 0
+    with _open(host, int(port)) as connection:
+        assert _command(connection, "AUTH", unquote(parts.password)) == "OK"
+        assert _command(connection, "SELECT", str(database)) == "OK"
+        assert _command(connection, "SET", key, url) == "OK"
+    return database
+
+
+def _database_of(key: str) -> list[int]:
+    with _open(REDIS_ADDRESS, REDIS_PORT) as admin:
+        _command(admin, "AUTH", PASSWORD)
+        found = []
+        for database in range(16):
+            _command(admin, "SELECT", str(database))
+            if _command(admin, "GET", key) is not None:
+                found.append(database)
+        return found
+
+
+def test_unauthenticated_clients_are_refused(redis_server):
+    with _open(REDIS_ADDRESS, REDIS_PORT) as connection, pytest.raises(RuntimeError, match="NOAUTH"):
+        _command(connection, "SELECT", "1")
+    with _open(REDIS_ADDRESS, REDIS_PORT) as connection:
+        _command(connection, "AUTH", PASSWORD)
+        assert _command(connection, "CONFIG", "GET", "appendonly") == ["appendonly", "yes"]
+
+
+def test_every_redis_url_authenticates_and_selects_its_own_database(redis_server):
+    harbor_yml = (redis_server["bundles"] / "loopback2/h1/harbor/harbor.yml").read_text()
+    urls = _urls(harbor_yml)
+    assert "%2B" in urls["core"] and "%2F" in urls["core"], "the password is escaped for a URL"
+    used = {}
+    for name, url in urls.items():
+        used[name] = _use(url, f"harborgen-test-{name}")
+        assert _database_of(f"harborgen-test-{name}") == [used[name]], name
+    assert used == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}
+    # The registry reads its Redis from config.yml, which prepare fills from the registry URL.
+    registry = prepare.parse_redis(urls["registry"])
+    assert (registry["redis_host"], registry["redis_password"], registry["redis_db_index_reg"]) == (f"{REDIS_ADDRESS}:{REDIS_PORT}", PASSWORD, 1)
+    # Every node builds the same URLs: harbor.yml is one file.
+    for node in ("h2", "h3"):
+        assert _urls((redis_server["bundles"] / f"loopback2/{node}/harbor/harbor.yml").read_text()) == urls
+
+
+def test_the_registry_config_prepare_writes_reads_back_the_password_exactly(redis_server):
+    require_reference()
+    harbor_yml = (redis_server["bundles"] / "loopback2/h1/harbor/harbor.yml").read_text()
+    config = prepare.render_config(PREPARE2_TEMPLATES, prepare.config_dict(harbor_yml, with_trivy=True), htpasswd=False)
+    redis = yaml.safe_load(config["registry/config.yml"])["redis"]
+    assert redis["password"] == PASSWORD and redis["db"] == 1 and redis["addr"] == f"{REDIS_ADDRESS}:{REDIS_PORT}"
+
+
+def test_every_url_through_sentinel_reaches_the_master(redis_server, token_pair):
+    sentinel = require_tool("redis-sentinel")
+    text = TOPOLOGY.read_text().replace(
+        "  password: {secret: redis_password}\n",
+        f"  password: {{secret: redis_password}}\n  sentinel:\n    master_set: harbor-master\n    hosts: [\"{SENTINEL_ADDRESS}:{SENTINEL_PORT}\"]\n",
+    )
+    bundles, _ = _filled(redis_server["tmp"] / "sentinel-case", text, token_pair)
+    directory = redis_server["data"] / "sentinel"
+    directory.mkdir()
+    conf = directory / "sentinel.conf"
+    conf.write_text(f"port {SENTINEL_PORT}\nbind {SENTINEL_ADDRESS}\ndir {directory}\nlogfile {directory}/sentinel.log\n"
+                    f"sentinel monitor harbor-master {REDIS_ADDRESS} {REDIS_PORT} 1\nsentinel auth-pass harbor-master {PASSWORD}\n")
+    process = subprocess.Popen([sentinel, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(SENTINEL_ADDRESS, SENTINEL_PORT, process, directory / "sentinel.log")
+        urls = _urls((bundles / "loopback2/h1/harbor/harbor.yml").read_text())
+        assert all(url.startswith("redis+sentinel://:") and "/harbor-master" in url for url in urls.values()), urls
+        used = {name: _use(url, f"harborgen-sentinel-{name}") for name, url in urls.items()}
+        assert used == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}
+        for name, database in used.items():
+            assert _database_of(f"harborgen-sentinel-{name}") == [database]
+    finally:
+        stop(process)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.mark.parametrize("hostile", ["pa ss", "p'ss", 'p"ss', "p#ss", "p@ss:w/rd", "p$ss", "p\\ss", "päss"])
+def test_a_password_a_redis_file_cannot_carry_is_refused_by_name(hostile, tmp_path, token_pair):
+    values = secrets_for(TOPOLOGY, token_pair, redis_password=hostile)
+    result = run_harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(write_secrets_file(tmp_path / "s.yaml", values)))
+    assert result.returncode == 2 and "redis_password" in result.stderr, result.stdout + result.stderr
+    assert hostile not in result.stderr
