@@ -207,9 +207,10 @@ def redis_is_one_endpoint(document: Document, located: Located) -> Iterator[Diag
     holders = _nodes_with(document, "redis")
     for name in holders:
         if name != redis.get("node"):
+            named = f"redis.node is {redis['node']!r}" if "node" in redis else "redis.node is not set"
             yield located.diagnostic(
                 ("nodes", name, "roles"),
-                f"node {name!r} holds the 'redis' role, but redis.node is {redis.get('node')!r} (expected the redis role on the node redis.node names)",
+                f"node {name!r} holds the 'redis' role, but {named} (expected the redis role on the node redis.node names, and only there)",
             )
 
 
@@ -225,12 +226,17 @@ def redis_indexes_are_distinct(document: Document, located: Located) -> Iterator
     indexes = document.get("redis", {}).get("indexes")
     if not indexes:
         return
+    written = located.data.get("redis", {}).get("indexes") or {}
+    # Blame the index the operator wrote, not a default it collides with.
+    users = sorted(indexes, key=lambda user: user not in written)
     seen: dict[int, str] = {}
-    for user, index in indexes.items():
+    for user in reversed(users):
+        index = indexes[user]
         if index in seen:
+            default = "" if seen[index] in written else ", by default"
             yield located.diagnostic(
                 ("redis", "indexes", user),
-                f"database {index} is also the {seen[index]} database (expected a database of its own: Harbor's services must not share one)",
+                f"database {index} is also the {seen[index]} database{default} (expected a database of its own: Harbor's services must not share one)",
             )
         seen.setdefault(index, user)
 

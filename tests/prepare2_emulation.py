@@ -254,3 +254,26 @@ if __name__ == "__main__":
         Path.cwd(), Path(os.environ.get("PREPARE_ROOT", "/")), Path(os.environ["PREPARE_TEMPLATES"]),
         with_trivy="--with-trivy" in sys.argv[1:],
     )
+
+
+def compose_variables(config: dict, harbor_yml: str, *, with_trivy: bool) -> dict:
+    """utils/docker_compose.py: prepare_docker_compose's rendering variables (VERSION_TAG from the installer's versions file)."""
+    configs = yaml.safe_load(harbor_yml)
+    return {
+        "version": "v2.15.2", "reg_version": "v2.15.2", "redis_version": "v2.15.2", "trivy_adapter_version": "v2.15.2",
+        "data_volume": config["data_volume"],
+        "log_location": configs["log"]["local"]["location"],  # parse_yaml_config: log_location
+        "protocol": "https" if configs.get("https") else "http",
+        "http_port": configs["http"]["port"],
+        "external_redis": config["external_redis"],
+        "external_database": config["external_database"],
+        "with_trivy": with_trivy,
+        "internal_tls": config["internal_tls"],
+        "metric": config["metric"],
+    }
+
+
+def render_compose(templates: Path, harbor_yml: str, *, with_trivy: bool) -> str:
+    config = config_dict(harbor_yml, with_trivy=with_trivy)
+    variables = compose_variables(config, harbor_yml, with_trivy=with_trivy)
+    return _environment(templates).get_template("docker_compose/docker-compose.yml.jinja").render(**variables)

@@ -273,3 +273,32 @@ def test_the_redis_node_gets_its_settings_and_the_database_node_a_dry_run(machin
     dry = machine2.apply("pg", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "would run" in dry.stdout and "pg_hba.conf" in dry.stdout
+
+
+@pytest.mark.real_component
+def test_the_stock_compose_file_prepare_writes_from_our_harbor_yml_is_valid(harbor2_case, tmp_path):
+    """harborgen changes nothing in 2.15's compose file: prepare writes it from harbor.yml. It must hold no
+    database or Redis of its own, put the registry's storage on the CephFS mount, and pass docker-compose v1."""
+    require_reference(REFERENCE2)
+    compose = require_tool("docker-compose")
+    cluster_name, tree = compiled(harbor2_case[1])
+    from generator.pipeline import load_cluster
+
+    cluster = load_cluster(harbor2_case[1])
+    harbor_yml = next(iter(_harbor_ymls(tree).values())).decode()
+    text = prepare.render_compose(PREPARE2_TEMPLATES, harbor_yml, with_trivy=cluster.harbor.with_trivy)
+    services = yaml.safe_load(text)["services"]
+    assert "postgresql" not in services and "redis" not in services, sorted(services)
+    volumes = services["registry"]["volumes"]
+    assert f"{cluster.harbor.data_volume}/registry:/storage:z" in volumes
+    assert {mount.target for mount in cluster.cephfs.mounts} <= {
+        volume.split(":")[0] for service in services.values() for volume in service.get("volumes", []) if isinstance(volume, str)
+    }, "every CephFS mount is a volume of the stock compose file"
+    for service in services.values():
+        env_files = service.get("env_file", [])
+        for env_file in [env_files] if isinstance(env_files, str) else env_files:
+            (tmp_path / env_file).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / env_file).touch()
+    (tmp_path / "docker-compose.yml").write_text(text)
+    result = subprocess.run([compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
