@@ -9,6 +9,7 @@ Jinja settings (utils/jinja.py: trim_blocks, lstrip_blocks, a to_json filter).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import string
 import subprocess
@@ -236,18 +237,22 @@ def run_prepare(installer_dir: Path, root: Path, templates: Path, *, with_trivy:
     passwd = files.pop("registry/passwd")
     write_config(config_dir, files)
     (config_dir / "registry/passwd").write_text(passwd)  # htpasswd -bcB: the umask decides the mode
-    secret_dir = root / config["data_volume"].lstrip("/") / "secret"
+    # make/prepare mounts the data_volume it read with grep and awk as the prepare image's /data.
+    data_path = os.environ.get("PREPARE_DATA_PATH", config["data_volume"])
+    assert data_path.startswith("/"), f"the prepare script read data_volume as {data_path!r}"
+    secret_dir = root / data_path.lstrip("/") / "secret"
     secretkey = secret_dir / "keys/secretkey"
     if not secretkey.is_file():
         secretkey.parent.mkdir(parents=True, exist_ok=True)
         secretkey.write_text(random_string(16))
+    if len(secretkey.read_text()) != 16:  # utils/cert.py: get_secret_key reads the whole file
+        raise SystemExit(f"secret key's length has to be 16 chars, current length: {len(secretkey.read_text())}")
     if not ((secret_dir / "core/private_key.pem").exists() and (secret_dir / "registry/root.crt").exists()):
         random_key_pair(secret_dir)
 
 
 if __name__ == "__main__":
     # A stand-in for the installer's ./prepare [--with-trivy], run from the installer directory as install-harbor.sh does.
-    import os
     import sys
 
     run_prepare(

@@ -109,7 +109,12 @@ def machine2(tmp_path, token_pair):
     root = tmp_path / "root"
     installer = root / INSTALLER
     installer.mkdir(parents=True)
-    (installer / "prepare").write_text('#!/usr/bin/env bash\nexec python3 -m tests.prepare2_emulation "$@"\n')
+    # The stock prepare script finds data_volume with grep and awk, then runs the prepare image on it.
+    (installer / "prepare").write_text(
+        "#!/usr/bin/env bash\nset -e\n"
+        "data_path=$(grep '^[^#]*data_volume:' harbor.yml | awk '{print $NF}')\n"
+        'PREPARE_DATA_PATH=$data_path exec python3 -m tests.prepare2_emulation "$@"\n'
+    )
     (installer / "prepare").chmod(0o755)
     state = tmp_path / "state"
     state.mkdir()
@@ -185,6 +190,8 @@ def test_install_pins_every_secret_the_same_on_every_node_and_every_rerun(machin
     assert machine2.config() == after_first, "a rerun changed a pinned file"
     assert machine2.install("node1").returncode == 0  # same installer directory layout, another node's bundle
     assert machine2.config() == after_first, "node1's files differ from node0's"
+    seeded = machine2.root / "data/secret/keys/secretkey"
+    assert seeded.read_text() == machine2.values["harbor_secretkey"], "prepare made a secretkey of its own"
 
     values = machine2.values
     env = dict(line.split("=", 1) for line in after_first["core/env"].decode().splitlines() if "=" in line)
@@ -234,6 +241,14 @@ def test_pinning_refuses_a_stock_file_without_the_key(machine2, tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1 and "key CSRF_KEY is 0 times" in result.stderr, result.stderr
     assert env.read_bytes() == before, "a refused pin changed the file"
+
+
+def test_install_refuses_a_leftover_secretkey_the_installer_would_move_over_ours(machine2):
+    assert machine2.apply("node0").returncode == 0
+    (machine2.root / "data/secretkey").write_text("an-old-1.x-key!!")
+    result = machine2.install("node0")
+    assert result.returncode == 1 and "/data/secretkey exists" in result.stderr, result.stderr
+    assert not (machine2.installer / "common").exists()
 
 
 def test_install_refuses_an_unmounted_node_or_a_missing_seeded_secret(machine2):

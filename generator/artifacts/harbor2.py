@@ -33,10 +33,10 @@ def _pin(name: str):
     return render_pin
 
 
-def _seeded(path: str, secret_attribute: str):
+def _seeded(path: str, secret_attribute: str, template: str = "secrets/whole-file.j2"):
     def render_seeded(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
         secret = getattr(cluster.harbor, secret_attribute)
-        return render_template(renderer, cluster, node, "secrets/whole-file.j2", path, secret=secret)
+        return render_template(renderer, cluster, node, template, path, secret=secret)
 
     render_seeded.__name__ = f"render_seeded_{secret_attribute}"
     render_seeded.__doc__ = f"data_volume/{path}, the same on every node, in place before prepare runs."
@@ -59,7 +59,8 @@ ARTIFACTS = (
     _pin("registryctl.env"),
     _pin("registry-config.yml"),
     _pin("registry.passwd"),
-    _seeded("secret/keys/secretkey", "secretkey"),
+    # Exactly 16 bytes, no line break: prepare refuses any other length (utils/cert.py: get_secret_key).
+    _seeded("secret/keys/secretkey", "secretkey", "harbor/secretkey.j2"),
     _seeded("secret/core/private_key.pem", "token_private_key"),
     _seeded("secret/registry/root.crt", "token_certificate"),
     render_docker_dropin,

@@ -77,6 +77,16 @@ check_seeded_secrets() {
     done
 }
 
+# The installer's prepare script moves a 1.x /data/secretkey (and defaultalias) into data_volume,
+# over the cluster's: refuse rather than let a leftover of an old install replace it.
+check_no_leftover_secretkey() {
+    local leftover
+    for leftover in /data/secretkey /data/defaultalias; do
+        [ ! -e "$root$leftover" ] \
+            || fail "$root$leftover exists: the installer's prepare would move it over the cluster's secretkey. Move it away (it belongs to an older Harbor)"
+    done
+}
+
 load_images() {
     local archive
     for archive in harbor*.tar.gz; do
@@ -123,6 +133,7 @@ wait_until_answering() {
 
 check_mounted
 check_seeded_secrets
+check_no_leftover_secretkey
 cd "$installer"
 load_images
 run_prepare
