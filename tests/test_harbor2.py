@@ -317,3 +317,23 @@ def test_the_stock_compose_file_prepare_writes_from_our_harbor_yml_is_valid(harb
     (tmp_path / "docker-compose.yml").write_text(text)
     result = subprocess.run([compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+
+
+def _balancer_directives(topology: Path) -> list[str]:
+    """The load balancer's directives, without what names this cluster (upstream servers and name, header)."""
+    _, tree = compiled(topology)
+    (content,) = [artifact.content.decode() for path, artifact in tree.items() if path.endswith("nginx/default.conf")]
+    lines = [line.split("#")[0].strip() for line in content.splitlines()]
+    lines = [re.sub(r"harbor_[a-z0-9-]+", "UPSTREAM", line) for line in lines if line and not line.startswith(("server ", "server_name "))]
+    return lines
+
+
+def test_the_load_balancer_keeps_the_proven_streaming_timeout_and_failover_settings():
+    """tests/test_nginx_traffic.py proves them on the 1.1.2 loopback cluster; 2.15's balancer differs only in its nodes."""
+    harbor1 = _balancer_directives(ROOT / "tests/topologies/loopback.yaml")
+    harbor2 = _balancer_directives(ROOT / "tests/topologies/harbor2-loopback.yaml")
+    assert harbor2 == harbor1
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in harbor2
+    _, tree = compiled(ROOT / "tests/topologies/harbor2-loopback.yaml")
+    servers = re.findall(r"server (\S+) ", tree["lb/nginx/default.conf"].content.decode())
+    assert servers == ["127.0.0.21:18081", "127.0.0.22:18081", "127.0.0.23:18081"], "each node's own nginx, on http.port"
