@@ -15,9 +15,15 @@ from . import Artifact, plain_script, render_template
 from .harbor import render_docker_dropin
 
 PINS = "harbor/harborgen/pins"
-# Bundle path -> the file of data_volume it is installed as: prepare keeps each one that exists
-# (utils/cert.py: get_secret_key, prepare_registry_ca).
-SEEDED_FILES = ("secret/keys/secretkey", "secret/core/private_key.pem", "secret/registry/root.crt")
+# (bundle path = its path under data_volume, the secret, the template): prepare keeps each file that
+# exists (utils/cert.py: get_secret_key, prepare_registry_ca). The secretkey is exactly 16 bytes, no line
+# break: prepare refuses any other length.
+SEEDED = (
+    ("secret/keys/secretkey", "secretkey", "harbor/secretkey.j2"),
+    ("secret/core/private_key.pem", "token_private_key", "secrets/whole-file.j2"),
+    ("secret/registry/root.crt", "token_certificate", "secrets/whole-file.j2"),
+)
+SEEDED_FILES = tuple(path for path, _, _ in SEEDED)
 
 
 def render_harbor_yml(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
@@ -33,7 +39,7 @@ def _pin(name: str):
     return render_pin
 
 
-def _seeded(path: str, secret_attribute: str, template: str = "secrets/whole-file.j2"):
+def _seeded(path: str, secret_attribute: str, template: str):
     def render_seeded(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
         secret = getattr(cluster.harbor, secret_attribute)
         return render_template(renderer, cluster, node, template, path, secret=secret)
@@ -59,10 +65,7 @@ ARTIFACTS = (
     _pin("registryctl.env"),
     _pin("registry-config.yml"),
     _pin("registry.passwd"),
-    # Exactly 16 bytes, no line break: prepare refuses any other length (utils/cert.py: get_secret_key).
-    _seeded("secret/keys/secretkey", "secretkey", "harbor/secretkey.j2"),
-    _seeded("secret/core/private_key.pem", "token_private_key"),
-    _seeded("secret/registry/root.crt", "token_certificate"),
+    *(_seeded(*seeded) for seeded in SEEDED),
     render_docker_dropin,
     render_install_script,
     render_pin_script,
