@@ -65,6 +65,11 @@ def render_install_script(renderer: Renderer, cluster: Cluster, node: Node) -> A
     return plain_script(renderer, "install-harbor.sh", "install-harbor.sh")
 
 
+def render_install_steps(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
+    """The steps the install scripts of both targets share, sourced by them."""
+    return plain_script(renderer, "install-steps.sh", "install-steps.sh")
+
+
 def render_migration_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
     """For a node that ran single-node Harbor with its own harbor-db: move that data to the cluster's database."""
     return plain_script(renderer, "migrate-harbor-db.sh", "database/migrate-harbor-db.sh")
@@ -80,5 +85,6 @@ ARTIFACTS = (
     render_secretkey,
     render_docker_dropin,
     render_install_script,
+    render_install_steps,
     render_migration_script,
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..model import Cluster, Node
 from ..templating import Renderer
 from . import Artifact, plain_script, render_template
-from .harbor import render_docker_dropin
+from .harbor import render_docker_dropin, render_install_steps
 
 PINS = "harbor/harborgen/pins"
 # (bundle path = its path under data_volume, the secret, the template): prepare keeps each file that
@@ -68,5 +68,6 @@ ARTIFACTS = (
     *(_seeded(*seeded) for seeded in SEEDED),
     render_docker_dropin,
     render_install_script,
+    render_install_steps,
     render_pin_script,
 )

@@ -20,6 +20,8 @@ umask 077
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/values.sh
 . "$here/values.sh"
+# shellcheck source=SCRIPTDIR/install-steps.sh
+. "$here/install-steps.sh"
 
 root=""
 while [ $# -gt 0 ]; do
@@ -30,12 +32,6 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-fail() {
-    echo "install-harbor: $*" >&2
-    exit 1
-}
-
-mount_path="$root$cephfs_harbor_root"
 secretkey="$root$secretkey_path"
 record="$root/var/lib/harborgen/$cluster/secretkey.sha256"
 installer="$root$installer_dir"
@@ -49,17 +45,6 @@ secret_bearing=(
     common/config/registry/config.yml
     common/config/ui/private_key.pem
 )
-
-check_mounted() {
-    mountpoint -q "$mount_path" \
-        || fail "$mount_path is not mounted: run apply.sh (it mounts CephFS). Harbor must never start without it"
-    local type
-    type=$(findmnt --noheadings --output FSTYPE --mountpoint "$mount_path")
-    case "$type" in
-        ceph | fuse.ceph | fuse.ceph-fuse) ;;
-        *) fail "$mount_path is a $type mount, not CephFS: refusing to start Harbor on it" ;;
-    esac
-}
 
 check_secretkey() {
     [ -s "$secretkey" ] || fail "no secretkey at $secretkey: run apply.sh first (prepare would make a new one that no other node shares)"
@@ -80,25 +65,7 @@ lock_down() {
     echo "secret-bearing files of common/config are readable by root only; common/config/db/env removed"
 }
 
-load_images() {
-    local archive
-    for archive in harbor*.tar.gz; do
-        [ -f "$archive" ] || continue
-        echo "== docker load -i $archive"
-        docker load -i "$archive"
-    done
-}
-
-wait_until_answering() {
-    local deadline=$((SECONDS + ${HARBORGEN_START_TIMEOUT:-600}))
-    until curl --silent --insecure --fail --output /dev/null --max-time 10 "$node_url"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "Harbor does not answer on $node_url after ${HARBORGEN_START_TIMEOUT:-600} s: look at its logs before starting another node"
-        sleep "${HARBORGEN_POLL_SECONDS:-5}"
-    done
-    echo "Harbor answers on $node_url: the next node may start"
-}
-
-check_mounted
+check_mounted "$root" "${cephfs_mount_targets[@]}"
 check_secretkey
 cd "$installer"
 load_images
@@ -107,4 +74,4 @@ echo "== prepare (umask 077)"
 lock_down
 echo "== docker-compose up -d"
 docker-compose up -d
-wait_until_answering
+wait_until_answering "$node_url" "$node_url"

@@ -20,6 +20,8 @@ umask 077
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/values.sh
 . "$here/values.sh"
+# shellcheck source=SCRIPTDIR/install-steps.sh
+. "$here/install-steps.sh"
 
 root=""
 while [ $# -gt 0 ]; do
@@ -29,11 +31,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-
-fail() {
-    echo "install-harbor: $*" >&2
-    exit 1
-}
 
 record="$root/var/lib/harborgen/$cluster/$node.installed"
 installer="$root$installer_dir"
@@ -51,19 +48,6 @@ secret_bearing=(
     common/config/trivy-adapter/env
     common/config/exporter/env
 )
-
-check_mounted() {
-    local target type
-    for target in "${cephfs_mount_targets[@]}"; do
-        mountpoint -q "$root$target" \
-            || fail "$root$target is not mounted: run apply.sh (it mounts CephFS). Harbor must never start without it"
-        type=$(findmnt --noheadings --output FSTYPE --mountpoint "$root$target")
-        case "$type" in
-            ceph | fuse.ceph | fuse.ceph-fuse) ;;
-            *) fail "$root$target is a $type mount, not CephFS: refusing to start Harbor on it" ;;
-        esac
-    done
-}
 
 check_seeded_secrets() {
     local path file recorded
@@ -84,15 +68,6 @@ check_no_leftover_secretkey() {
     for leftover in /data/secretkey /data/defaultalias; do
         [ ! -e "$root$leftover" ] \
             || fail "$root$leftover exists: the installer's prepare would move it over the cluster's secretkey. Move it away (it belongs to an older Harbor)"
-    done
-}
-
-load_images() {
-    local archive
-    for archive in harbor*.tar.gz; do
-        [ -f "$archive" ] || continue
-        echo "== docker load -i $archive"
-        docker load -i "$archive"
     done
 }
 
@@ -122,16 +97,7 @@ compose() {
     fi
 }
 
-wait_until_answering() {
-    local deadline=$((SECONDS + ${HARBORGEN_START_TIMEOUT:-600}))
-    until curl --silent --fail --output /dev/null --max-time 10 "${node_url}api/v2.0/ping"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "Harbor does not answer on $node_url after ${HARBORGEN_START_TIMEOUT:-600} s: look at its logs before starting another node"
-        sleep "${HARBORGEN_POLL_SECONDS:-5}"
-    done
-    echo "Harbor answers on $node_url: the next node may start"
-}
-
-check_mounted
+check_mounted "$root" "${cephfs_mount_targets[@]}"
 check_seeded_secrets
 check_no_leftover_secretkey
 cd "$installer"
@@ -141,4 +107,4 @@ run_prepare
 lock_down
 echo "== docker compose up -d"
 compose up -d
-wait_until_answering
+wait_until_answering "${node_url}api/v2.0/ping" "$node_url"
