@@ -221,7 +221,6 @@ DIFFERS: tuple[tuple[str, Differ, str], ...] = (
     ("secret/keys/secretkey", diff_secret_file, "secret"),
     ("harbor/harbor.yml", diff_yaml, "yaml"),
     ("harbor/harborgen/pins/*.env", diff_assignments, "env"),
-    ("redis/*.conf", diff_text, "text"),
     ("harbor/docker-compose.yml", diff_yaml, "yaml"),
     ("harbor/common/templates/registry/config.yml", diff_yaml, "yaml"),
     ("harbor/harbor.cfg", diff_assignments, "ini"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
@@ -50,10 +50,12 @@ def topology_schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
-SUPPORTED_VERSIONS = ("1.1.2", "2.15")
+def supported_versions() -> tuple[str, ...]:
+    """The targets harborgen compiles: the schema's harbor-version enum, the one list of them."""
+    return tuple(topology_schema()["$defs"]["harbor-version"]["enum"])
 
 
-@lru_cache(maxsize=len(SUPPORTED_VERSIONS) + 1)
+@cache  # one entry per supported version, and one for none
 def schema_for(version: str | None) -> dict[str, Any]:
     """The schema of one target, without the file's if/then: one branch, so errors speak of that target only.
 
@@ -78,7 +80,7 @@ def declared_version(data: Any) -> str | None:
     """harbor.version when it names a supported target, else None."""
     harbor = data.get("harbor") if isinstance(data, dict) else None
     version = harbor.get("version") if isinstance(harbor, dict) else None
-    return version if version in SUPPORTED_VERSIONS else None
+    return version if version in supported_versions() else None
 
 
 def validate(located: Located) -> dict[str, Any]:
