@@ -19,7 +19,6 @@ TOPOLOGIES = ROOT / "tests" / "topologies"
 GOLDEN = ROOT / "golden"
 REFERENCE = ROOT.parent / "shared" / "reference" / "harbor-v1.1.2"
 REFERENCE2 = ROOT.parent / "shared" / "reference" / "harbor-v2.15.2"
-PREPARE2_TEMPLATES = REFERENCE2 / "make" / "photon" / "prepare" / "templates"
 IN_CI = os.environ.get("CI") == "true"
 LOCATED_LINE = re.compile(r"^.+:\d+:\d+: ")  # FILE:LINE:COL: of every refusal
 CEPHX_TEST_KEY = "AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ=="

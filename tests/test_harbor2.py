@@ -1,9 +1,9 @@
-"""Harbor 2.15 bundles: harbor.yml against the stock template, the pinned secrets against
-what the stock templates give, and the install step under --root with a stand-in prepare.
+"""Harbor 2.15 bundles: harbor.yml against the stock template, and the install step under
+--root with the real 2.15.2 prepare (tests/real_prepare.py), run through the installer's own
+make/prepare script on every Harbor node.
 
-The stand-in (tests/prepare2_emulation.py) renders the stock 2.15.2 templates with the
-values prepare computes (read from its source) and secrets drawn anew on every run, as
-prepare does: what install-harbor.sh leaves must not depend on those draws.
+prepare draws its secrets anew on every run: what install-harbor.sh leaves must not depend
+on those draws, must hold no secret readable by others, and must be the same on every node.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ import bcrypt
 import pytest
 import yaml
 
+from generator.pipeline import load_cluster
 from generator.writer import write_tree
-from tests import prepare2_emulation as prepare
 from tests.helpers import (
     HARBOR2_EXAMPLE,
-    PREPARE2_TEMPLATES,
     REFERENCE2,
     ROOT,
     compiled,
@@ -31,8 +30,10 @@ from tests.helpers import (
     require_reference,
     require_tool,
     secrets_for,
+    topologies_of,
     write_secrets_file,
 )
+from tests.real_prepare import container_environment, install_prepare2, require_prepare2, run_prepare2
 
 STUBS = Path(__file__).parent / "stubs"
 INSTALLER = "opt/harbor"
@@ -100,31 +101,21 @@ def test_the_template_key_reader_sees_commented_sections():
 
 @pytest.fixture
 def machine2(tmp_path, token_pair):
-    """The Harbor 2.15 example rendered, its packs, a machine root with an installer and a stand-in prepare."""
-    require_reference(REFERENCE2)
-    require_tool("htpasswd")
+    """The Harbor 2.15 example rendered, its packs, a machine root with the installer's own
+    make/prepare, which runs the real 2.15.2 prepare program through the stand-in docker."""
+    require_prepare2()
     _, tree = compiled(HARBOR2_EXAMPLE)
     bundles = tmp_path / "out" / "harbor2"
     write_tree(tree, bundles)
     root = tmp_path / "root"
     installer = root / INSTALLER
     installer.mkdir(parents=True)
-    # The stock prepare script finds data_volume with grep and awk, then runs the prepare image on it.
-    (installer / "prepare").write_text(
-        "#!/usr/bin/env bash\nset -e\n"
-        "data_path=$(grep '^[^#]*data_volume:' harbor.yml | awk '{print $NF}')\n"
-        'PREPARE_DATA_PATH=$data_path exec python3 -m tests.prepare2_emulation "$@"\n'
-    )
-    (installer / "prepare").chmod(0o755)
+    install_prepare2(installer)
     state = tmp_path / "state"
     state.mkdir()
     values = secrets_for(HARBOR2_EXAMPLE, token_pair)
     packs = make_packs(HARBOR2_EXAMPLE, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
-    env = {
-        **os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state), "PREPARE_ROOT": str(root),
-        "PREPARE_TEMPLATES": str(PREPARE2_TEMPLATES), "PYTHONPATH": str(ROOT),
-        "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1",
-    }
+    env = {**os.environ, **container_environment(root, state), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
 
     class Machine:
         def run(self, node: str, script: str, *args: str) -> subprocess.CompletedProcess:
@@ -143,6 +134,7 @@ def machine2(tmp_path, token_pair):
 
     machine = Machine()
     machine.root, machine.installer, machine.values, machine.state, machine.bundles = root, installer, values, state, bundles
+    machine.env = env
     return machine
 
 
@@ -213,21 +205,46 @@ def test_install_pins_every_secret_the_same_on_every_node_and_every_rerun(machin
         assert mode == 0o600, (path, oct(mode))
 
 
-def test_pinned_files_equal_the_stock_templates_rendered_with_the_cluster_secrets(machine2):
-    """What install-harbor.sh leaves is exactly what prepare would write if it took our values."""
+def _pinned_lines(pins: Path) -> dict[str, set[str]]:
+    """The target file of each pin file of the pack, and the whole lines it puts there."""
+    targets = {"core.env": "core/env", "jobservice.env": "jobservice/env", "registryctl.env": "registryctl/env",
+               "registry-config.yml": "registry/config.yml", "registry.passwd": "registry/passwd"}
+    return {target: {line for line in (pins / name).read_text().splitlines() if line and not line.startswith("#")}
+            for name, target in targets.items()}
+
+
+def test_pinning_changes_only_the_pinned_lines_of_what_the_real_prepare_wrote(machine2):
+    """Every byte install-harbor.sh leaves in common/config is the real prepare's, but the pinned lines."""
     assert machine2.apply("node0").returncode == 0
     assert machine2.install("node0").returncode == 0
-    installed = machine2.config()
-    harbor_yml = (machine2.installer / "harbor.yml").read_text()
-    expected = prepare.render_config(
-        PREPARE2_TEMPLATES, prepare.config_dict(harbor_yml, with_trivy=True, pinned=_pinned_values(machine2.values)), htpasswd=False,
-    )
-    for path in (*PINNED_FILES, "jobservice/config.yml"):
-        stock = expected[path]
-        if path == "registry/config.yml":
-            # The stock template's one literal: `secret: placeholder`; prepare gives no other value.
-            stock = stock.replace("  secret: placeholder\n", f"  secret: {machine2.values['registry_http_secret']}\n")
-        assert installed[path].decode() == stock, path
+    with_trivy = load_cluster(HARBOR2_EXAMPLE).harbor.with_trivy
+    prepared = subprocess.run(["bash", "./prepare", *(["--with-trivy"] if with_trivy else [])], cwd=machine2.installer,
+                              capture_output=True, text=True, timeout=300, env=machine2.env)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    written = machine2.config()
+    assert "db/env" in written, "the real prepare writes db/env: install-harbor.sh must remove it"
+    pins = machine2.installer / "harborgen/pins"
+    pinned = subprocess.run(["bash", str(machine2.bundles / "node0/pin-secrets.sh"), "common/config", str(pins)],
+                            cwd=machine2.installer, capture_output=True, text=True)
+    assert pinned.returncode == 0, pinned.stderr
+    after = machine2.config()
+    assert sorted(after) == sorted(written)
+    lines = _pinned_lines(pins)
+    for path, before in written.items():
+        if after[path] == before:
+            continue
+        assert path in lines, f"pin-secrets.sh changed {path}, which nothing pins"
+        old, new = before.decode().splitlines(), after[path].decode().splitlines()
+        assert len(old) == len(new), path
+        changed = [(was, now) for was, now in zip(old, new, strict=True) if was != now]
+        assert changed, path
+        for was, now in changed:
+            assert now in lines[path], (path, now)
+            assert re.split(r"[=:]", was, maxsplit=1)[0] == re.split(r"[=:]", now, maxsplit=1)[0], (path, was, now)
+    for path, wanted in lines.items():
+        assert wanted <= set(after[path].decode().splitlines()), f"a pin did not land in {path}"
+    # The real prepare's core/env carries what a stand-in once left out.
+    assert b"QUOTA_UPDATE_PROVIDER=db\n" in after["core/env"]
 
 
 def test_pinning_refuses_a_stock_file_without_the_key(machine2, tmp_path):
@@ -292,31 +309,163 @@ def test_the_redis_node_gets_its_settings_and_the_database_node_a_dry_run(machin
 
 @pytest.mark.real_component
 def test_the_stock_compose_file_prepare_writes_from_our_harbor_yml_is_valid(harbor2_case, tmp_path):
-    """harborgen changes nothing in 2.15's compose file: prepare writes it from harbor.yml. It must hold no
-    database or Redis of its own, put the registry's storage on the CephFS mount, and pass docker-compose v1."""
-    require_reference(REFERENCE2)
+    """harborgen changes nothing in 2.15's compose file: the real prepare writes it from harbor.yml. It must
+    hold no database or Redis of its own, put the registry's storage on the CephFS mount, and pass docker-compose v1."""
     compose = require_tool("docker-compose")
-    cluster_name, tree = compiled(harbor2_case[1])
-    from generator.pipeline import load_cluster
-
+    _, tree = compiled(harbor2_case[1])
     cluster = load_cluster(harbor2_case[1])
     harbor_yml = next(iter(_harbor_ymls(tree).values())).decode()
-    text = prepare.render_compose(PREPARE2_TEMPLATES, harbor_yml, with_trivy=cluster.harbor.with_trivy)
-    services = yaml.safe_load(text)["services"]
+    installer = run_prepare2(harbor_yml, tmp_path / "machine", tmp_path / "state", with_trivy=cluster.harbor.with_trivy)
+    services = yaml.safe_load((installer / "docker-compose.yml").read_text())["services"]
     assert "postgresql" not in services and "redis" not in services, sorted(services)
+    assert ("trivy-adapter" in services) == cluster.harbor.with_trivy
     volumes = services["registry"]["volumes"]
     assert f"{cluster.harbor.data_volume}/registry:/storage:z" in volumes
     assert {mount.target for mount in cluster.cephfs.mounts} <= {
         volume.split(":")[0] for service in services.values() for volume in service.get("volumes", []) if isinstance(volume, str)
     }, "every CephFS mount is a volume of the stock compose file"
-    for service in services.values():
-        env_files = service.get("env_file", [])
-        for env_file in [env_files] if isinstance(env_files, str) else env_files:
-            (tmp_path / env_file).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / env_file).touch()
-    (tmp_path / "docker-compose.yml").write_text(text)
-    result = subprocess.run([compose, "-f", str(tmp_path / "docker-compose.yml"), "config", "-q"], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run([compose, "-f", "docker-compose.yml", "config", "-q"], capture_output=True, text=True, cwd=installer)
     assert result.returncode == 0, result.stderr
+
+
+SECRET_BEARING_LIST = re.compile(r"^secret_bearing=\(\n(.*?)^\)", re.S | re.M)
+
+
+def _listed_secret_bearing() -> set[str]:
+    """lock_down's list in install-harbor2.sh: the files it leaves readable by their owner only."""
+    text = (ROOT / "templates/scripts/install-harbor2.sh").read_text()
+    return {line.strip() for line in SECRET_BEARING_LIST.search(text).group(1).splitlines() if line.strip()}
+
+
+def _tree_state(directory: Path) -> dict[str, tuple[bytes, int, int, int]]:
+    """Every file under DIRECTORY: bytes, mode, owner, group."""
+    state = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            status = path.lstat()
+            state[str(path.relative_to(directory))] = (path.read_bytes(), stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
+    return state
+
+
+class InstalledCluster:
+    """Every Harbor node of a 2.15 topology, each on a machine root of its own, after apply.sh and
+    two runs of install-harbor.sh with the real 2.15.2 prepare."""
+
+    def __init__(self, topology: Path, directory: Path, token_pair):
+        require_prepare2()
+        self.cluster = load_cluster(topology)
+        name, tree = compiled(topology)
+        bundles = directory / "out" / name
+        write_tree(tree, bundles)
+        self.values = secrets_for(topology, token_pair)
+        packs = make_packs(topology, write_secrets_file(directory / "secrets.yaml", self.values), directory / "packs")
+        self.roots, self.runs, self.first, self.second, self.calls = {}, {}, {}, {}, {}
+        for node in self.cluster.harbor_nodes:
+            root, state = directory / "roots" / node.name, directory / "state" / node.name
+            installer = root / self.cluster.harbor.installer_dir.lstrip("/")
+            installer.mkdir(parents=True)
+            install_prepare2(installer)
+            state.mkdir(parents=True)
+            env = {**os.environ, **container_environment(root, state), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
+
+            def run(*command: str, root=root, env=env) -> subprocess.CompletedProcess:
+                return subprocess.run(["bash", *command, "--root", str(root)], capture_output=True, text=True, timeout=300, env=env)
+
+            bundle = bundles / node.name
+            self.runs[node.name] = [run(str(bundle / "apply.sh"), "--secrets", str(packs / node.name))]
+            self.runs[node.name].append(run(str(bundle / "install-harbor.sh")))
+            self.first[node.name] = self.installed(root)
+            self.runs[node.name].append(run(str(bundle / "install-harbor.sh")))
+            self.second[node.name] = self.installed(root)
+            self.roots[node.name] = root
+            calls = state / "calls"
+            self.calls[node.name] = calls.read_text().splitlines() if calls.exists() else []
+
+    def installer(self, node: str) -> Path:
+        return self.roots[node] / self.cluster.harbor.installer_dir.lstrip("/")
+
+    def installed(self, root: Path) -> dict[str, tuple[bytes, int, int, int]]:
+        """What the issue calls a node's install: common/config, docker-compose.yml, data_volume/secret."""
+        installer = root / self.cluster.harbor.installer_dir.lstrip("/")
+        secret = root / self.cluster.harbor.secret_dir.lstrip("/")
+        state = {f"common/config/{path}": value for path, value in _tree_state(installer / "common/config").items()}
+        state.update({f"secret/{path}": value for path, value in _tree_state(secret).items()})
+        compose = installer / "docker-compose.yml"
+        if compose.is_file():
+            state["docker-compose.yml"] = _tree_state(installer)["docker-compose.yml"]
+        return state
+
+    def needles(self) -> dict[str, bytes]:
+        """Each planted secret as it lands in a file: its longest line (a PEM's body line), and the
+        registry credential's bcrypt line as the pack holds it."""
+        found = {name: max(value.strip().splitlines(), key=len).encode() for name, value in self.values.items() if len(value) >= 8}
+        passwd = (self.installer(self.cluster.harbor_nodes[0].name) / "harborgen/pins/registry.passwd").read_text()
+        found["registry_credential_password|bcrypt"] = [line for line in passwd.splitlines() if not line.startswith("#")][0].encode()
+        return found
+
+
+# The 2.15 topologies whose Harbor nodes hold no database or Redis of their own (harbor2-minimal
+# puts them on one machine: apply.sh would run a real psql there).
+INSTALL_CASES = [(name, path) for name, path in sorted(topologies_of("2.15").items()) if name != "harbor2-minimal"]
+
+
+@pytest.fixture(scope="module")
+def installed2(tmp_path_factory, token_pair):
+    """InstalledCluster of each 2.15 topology, made once for the tests of this module."""
+    made = {}
+
+    def install(case) -> InstalledCluster:
+        name, topology = case
+        if name not in made:
+            made[name] = InstalledCluster(topology, tmp_path_factory.mktemp(name), token_pair)
+        return made[name]
+
+    return install
+
+
+@pytest.mark.real_component
+@pytest.mark.parametrize("case", INSTALL_CASES, ids=[name for name, _ in INSTALL_CASES])
+def test_every_harbor_node_installs_twice_with_the_real_prepare_and_holds_the_same_files(case, installed2):
+    cluster = installed2(case)
+    for node, runs in cluster.runs.items():
+        for run in runs:
+            assert run.returncode == 0, (node, run.args[1], run.stdout[-3000:] + run.stderr[-3000:])
+        assert cluster.calls[node].count("docker compose up -d") == 2, (node, cluster.calls[node])
+        assert cluster.second[node] == cluster.first[node], f"the second install on {node} changed a byte, mode or owner"
+        assert "common/config/db/env" not in cluster.first[node], "db/env holds the database password: removed"
+        assert "docker-compose.yml" in cluster.first[node]
+    reference, *others = cluster.cluster.harbor_nodes
+    for node in others:
+        differ = {path for path in cluster.first[node.name].keys() | cluster.first[reference.name].keys()
+                  if cluster.first[node.name].get(path) != cluster.first[reference.name].get(path)}
+        assert not differ, f"{node.name} and {reference.name} differ in {sorted(differ)}"
+
+
+@pytest.mark.real_component
+@pytest.mark.parametrize("case", INSTALL_CASES, ids=[name for name, _ in INSTALL_CASES])
+def test_lock_down_lists_exactly_the_files_prepare_leaves_holding_a_secret(case, installed2):
+    """The list is a fact about the real prepare's output: derived here from planted secret values."""
+    cluster = installed2(case)
+    needles = cluster.needles()
+    listed = _listed_secret_bearing()
+    for node in cluster.roots:
+        root, installer = cluster.roots[node], cluster.installer(node)
+        holding = {}
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                content = path.read_bytes()
+                names = {name for name, needle in needles.items() if needle in content}
+                if names:
+                    holding[path] = names
+        for path, names in holding.items():
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert mode & 0o077 == 0, f"{path.relative_to(root)} holds {sorted(names)} and is readable by others ({oct(mode)})"
+        prepared = {str(path.relative_to(installer)) for path in holding
+                    if path.is_relative_to(installer) and not path.is_relative_to(installer / "harborgen")}
+        present = {path for path in listed if (installer / path).is_file()}
+        assert prepared == present, f"holding a secret but not listed: {sorted(prepared - present)}; listed but holding none: {sorted(present - prepared)}"
+        for path in present:
+            assert stat.S_IMODE((installer / path).stat().st_mode) == 0o600, path
 
 
 def _balancer_directives(topology: Path) -> list[str]:

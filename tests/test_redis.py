@@ -2,9 +2,9 @@
 
 The Redis node's bundle configures the server (its redis/harbor.conf, included from a
 redis.conf as the RUNBOOK says); prepare builds every Redis URL from the one definition
-in harbor.yml (utils/configs.py: get_redis_configs, emulated in tests/prepare2_emulation.py).
+in harbor.yml (utils/configs.py: get_redis_configs, imported from the real 2.15.2 prepare).
 Each URL must authenticate and select its own database; so must the registry's
-config.yml, which prepare fills from the registry URL.
+config.yml, which the real prepare writes from the registry URL.
 """
 
 from __future__ import annotations
@@ -21,18 +21,16 @@ import yaml
 
 from generator.packs import materialize
 from generator.writer import write_tree
-from tests import prepare2_emulation as prepare
 from tests.harness.processes import stop
 from tests.helpers import (
-    PREPARE2_TEMPLATES,
     TOPOLOGIES,
     compiled,
-    require_reference,
     require_tool,
     run_harborgen,
     secrets_for,
     write_secrets_file,
 )
+from tests.real_prepare import prepare2_module, redis_urls, run_prepare2
 
 pytestmark = pytest.mark.real_component
 
@@ -113,9 +111,7 @@ def redis_server(tmp_path, token_pair):
 
 
 def _urls(harbor_yml: str) -> dict[str, str]:
-    config = prepare.redis_configs(yaml.safe_load(harbor_yml)["external_redis"], with_trivy=True)
-    return {name: config[key] for name, key in (("core", "redis_url_core"), ("jobservice", "redis_url_js"),
-                                                 ("registry", "redis_url_reg"), ("trivy", "trivy_redis_url"))}
+    return redis_urls(yaml.safe_load(harbor_yml)["external_redis"])
 
 
 def _use(url: str, key: str) -> int:
@@ -166,7 +162,7 @@ def test_every_redis_url_authenticates_and_selects_its_own_database(redis_server
         assert _database_of(f"harborgen-test-{name}") == [used[name]], name
     assert used == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}
     # The registry reads its Redis from config.yml, which prepare fills from the registry URL.
-    registry = prepare.parse_redis(urls["registry"])
+    registry = prepare2_module("utils.registry").parse_redis(urls["registry"])
     assert (registry["redis_host"], registry["redis_password"], registry["redis_db_index_reg"]) == (f"{REDIS_ADDRESS}:{REDIS_PORT}", PASSWORD, 1)
     # Every node builds the same URLs: harbor.yml is one file.
     for node in ("h2", "h3"):
@@ -174,10 +170,10 @@ def test_every_redis_url_authenticates_and_selects_its_own_database(redis_server
 
 
 def test_the_registry_config_prepare_writes_reads_back_the_password_exactly(redis_server):
-    require_reference()
     harbor_yml = (redis_server["bundles"] / "loopback2/h1/harbor/harbor.yml").read_text()
-    config = prepare.render_config(PREPARE2_TEMPLATES, prepare.config_dict(harbor_yml, with_trivy=True), htpasswd=False)
-    redis = yaml.safe_load(config["registry/config.yml"])["redis"]
+    tmp = redis_server["tmp"]
+    installer = run_prepare2(harbor_yml, tmp / "machine", tmp / "prepare-state", with_trivy=True)
+    redis = yaml.safe_load((installer / "common/config/registry/config.yml").read_text())["redis"]
     assert redis["password"] == PASSWORD and redis["db"] == 1 and redis["addr"] == f"{REDIS_ADDRESS}:{REDIS_PORT}"
 
 
