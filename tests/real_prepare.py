@@ -99,15 +99,26 @@ def install_prepare1(installer: Path) -> None:
         shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
 
 
-def machine1_command(root: Path, secretkey_path: str, command: list[str], python: str) -> list[str]:
+def machine1_command(root: Path, secretkey_path: str, command: list[str], python: str, keep: tuple[Path, ...] = ()) -> list[str]:
     """COMMAND in a namespace where /usr/bin/python is Python 2.7 and SECRETKEY_PATH is ROOT's.
 
     1.1.2's prepare reads the secretkey at the absolute secretkey_path of harbor.cfg; on a
-    --root test machine that directory is under ROOT.
+    --root test machine that directory is under ROOT. Writes outside ROOT and the KEEP
+    directories vanish with the namespace.
     """
     directory = root / secretkey_path.lstrip("/")
     directory.mkdir(parents=True, exist_ok=True)
-    return [str(STUBS / "machine-ns"), "--bind", f"{directory}:{secretkey_path}", "--link", f"{python}:/usr/bin/python", "--", *command]
+    binds = [option for path in (root, *keep) for option in ("--bind", f"{path}:{path}")]
+    return [str(STUBS / "machine-ns"), *binds, "--bind", f"{directory}:{secretkey_path}",
+            "--link", f"{python}:/usr/bin/python", "--", *command]
+
+
+def run_prepare1(installer: Path, root: Path, secretkey_path: str, *, umask: int = 0o022) -> subprocess.CompletedProcess:
+    """The real 1.1.2 prepare, run in INSTALLER (under ROOT, the machine) as install.sh runs it."""
+    _, python = require_prepare1()
+    install_prepare1(installer)
+    return subprocess.run(machine1_command(root, secretkey_path, ["./prepare"], python), cwd=installer,
+                          capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(umask))
 
 
 def prepare2_module(name: str):

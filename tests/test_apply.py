@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -12,62 +13,65 @@ import pytest
 
 from generator.writer import write_tree
 from tests.helpers import CEPHX_TEST_KEY, REFERENCE, ROOT, compiled, make_packs, secrets_for, write_secrets_file
+from tests.real_prepare import install_prepare1, machine1_command, require_prepare1
 
 TOPOLOGY = ROOT / "topology.yaml"
 STUBS = Path(__file__).parent / "stubs"
 INSTALLER = "home/cephd/harbor/harbor"
+SECRETKEY_PATH = "/mnt/cephfs/harbor/data"  # harbor.cfg's secretkey_path, which the real prepare reads as is
+
+
+class Machine:
+    """One machine under a --root directory, with a stock installer and stand-in commands, that runs
+    the cluster's bundles and packs. install() runs the installer's own prepare: the real 1.1.2 program."""
+
+    def __init__(self, directory: Path, bundles: Path, packs: Path, values: dict[str, str]):
+        self.bundles, self.packs, self.values = bundles, packs, values
+        self.root, self.state = directory / "root", directory / "state"
+        self.installer = self.root / INSTALLER
+        self.installer.mkdir(parents=True)
+        (self.installer / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
+        (self.installer / "docker-compose.yml").write_text("version: '2'\n")
+        if REFERENCE.is_dir():
+            shutil.copytree(REFERENCE / "common" / "templates", self.installer / "common" / "templates")
+        self.state.mkdir()
+
+    def pack(self, node: str) -> str:
+        return str(self.packs / node)
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(self.state),
+                "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
+
+    def apply(self, node: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["bash", str(self.bundles / node / "apply.sh"), "--root", str(self.root), *args],
+            capture_output=True, text=True, timeout=120, env=self._env(),
+        )
+
+    def install(self, node: str, *args: str) -> subprocess.CompletedProcess:
+        _, python = require_prepare1()
+        install_prepare1(self.installer)
+        script = ["bash", str(self.bundles / node / "install-harbor.sh"), "--root", str(self.root), *args]
+        return subprocess.run(
+            machine1_command(self.root, SECRETKEY_PATH, script, python, keep=(self.state, self.bundles)),
+            capture_output=True, text=True, timeout=120, env=self._env(), preexec_fn=lambda: os.umask(0o022),
+        )
+
+    def another(self, directory: Path) -> Machine:
+        """A second machine of the same cluster, with a root of its own."""
+        return Machine(directory, self.bundles, self.packs, self.values)
 
 
 @pytest.fixture
 def machine(tmp_path, token_pair):
-    """A rendered cluster, its secrets packs, a machine root with a stock installer, stand-in commands."""
+    """A rendered cluster, its secrets packs, and one machine to run them on."""
     _, tree = compiled(TOPOLOGY)
     write_tree(tree, tmp_path / "out" / "harbor-ceph")
-    root = tmp_path / "root"
-    installer = root / INSTALLER
-    installer.mkdir(parents=True)
-    (installer / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
-    (installer / "docker-compose.yml").write_text("version: '2'\n")
-    if REFERENCE.is_dir():
-        shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
-    # A stand-in for the installer's prepare that writes common/config/ as the real one does.
-    (installer / "prepare").write_text('#!/usr/bin/env bash\nexec python3 -m tests.prepare_emulation "$PWD"\n')
-    (installer / "prepare").chmod(0o755)
-    state = tmp_path / "state"
-    state.mkdir()
     values = secrets_for(TOPOLOGY, token_pair, harbor_db_password="it's-a-pass")
     secrets = write_secrets_file(tmp_path / "secrets.yaml", values)
     packs = make_packs(TOPOLOGY, secrets, tmp_path / "packs")
-
-    class Machine:
-        pass
-
-    m = Machine()
-    m.bundles, m.root, m.state, m.values = tmp_path / "out" / "harbor-ceph", root, state, values
-    m.pack = lambda node: str(packs / node)
-
-    def apply(node: str, *args: str) -> subprocess.CompletedProcess:
-        env = {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state)}
-        return subprocess.run(
-            ["bash", str(m.bundles / node / "apply.sh"), "--root", str(root), *args],
-            capture_output=True, text=True, timeout=120, env=env,
-        )
-
-    m.apply = apply
-
-    def install(node: str, *args: str) -> subprocess.CompletedProcess:
-        env = {
-            **os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(state), "PREPARE_ROOT": str(root),
-            "PYTHONPATH": str(ROOT), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1",
-        }
-        return subprocess.run(
-            ["bash", str(m.bundles / node / "install-harbor.sh"), "--root", str(root), *args],
-            capture_output=True, text=True, timeout=120, env=env, preexec_fn=lambda: os.umask(0o022),
-        )
-
-    m.install = install
-    m.installer = installer
-    return m
+    return Machine(tmp_path / "machine", tmp_path / "out" / "harbor-ceph", packs, values)
 
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int, int]]:
@@ -446,3 +450,62 @@ def test_audit_refuses_a_report_that_is_not_one_with_its_file(tmp_path):
     result = run_harborgen("audit", str(TOPOLOGY), "--reports", str(tmp_path))
     assert result.returncode == 2
     assert f"{tmp_path / 'x.json'}:1:1:" in result.stderr and f"{tmp_path / 'y.json'}:1:1:" in result.stderr
+
+
+# --- every Harbor node, with the real 1.1.2 prepare -------------------------------------------
+
+# 1.1.2's prepare draws these on every run (prepare: ui_secret, jobservice_secret); only the
+# containers of one node share them, so they differ from node to node and from run to run.
+NODE_LOCAL_SECRETS = re.compile(rb"^(UI_SECRET|JOBSERVICE_SECRET)=.*$", re.M)
+
+
+def _config_state(installer: Path) -> dict[str, tuple[bytes, int, int, int]]:
+    """common/config: bytes (prepare's per-run secrets masked), mode, owner and group of each file."""
+    config = installer / "common/config"
+    state = {}
+    for path in sorted(config.rglob("*")):
+        if path.is_file():
+            status = path.lstat()
+            masked = NODE_LOCAL_SECRETS.sub(rb"\1=<drawn by prepare>", path.read_bytes())
+            state[str(path.relative_to(config))] = (masked, stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
+    return state
+
+
+def _files_holding(root: Path, values: dict[str, str]) -> dict[Path, set[str]]:
+    """Every file under ROOT that holds a planted secret (its longest line: a PEM's body line)."""
+    needles = {name: max(value.strip().splitlines(), key=len).encode() for name, value in values.items() if len(value) >= 8}
+    holding = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            content = path.read_bytes()
+            names = {name for name, needle in needles.items() if needle in content}
+            if names:
+                holding[path] = names
+    return holding
+
+
+@pytest.mark.real_component
+def test_every_harbor_node_installs_twice_with_the_real_prepare(machine, tmp_path):
+    installed = {}
+    for node in ("admin", "node0", "node1"):
+        host = machine.another(tmp_path / "machines" / node)
+        (host.installer / "harbor.v1.1.2.tar.gz").write_bytes(b"images of the offline installer")
+        applied = host.apply(node, "--secrets", host.pack(node))
+        assert applied.returncode == 0, (node, applied.stdout + applied.stderr)
+        runs = []
+        for _ in range(2):
+            runs.append(host.install(node))
+            assert runs[-1].returncode == 0, (node, runs[-1].stdout + runs[-1].stderr)
+            assert "loaded secret from file: /mnt/cephfs/harbor/data/secretkey" in runs[-1].stdout, "the real prepare read ours"
+            installed.setdefault(node, []).append(_config_state(host.installer))
+        assert installed[node][1] == installed[node][0], f"the second install on {node} changed more than prepare's per-run secrets"
+        calls = (host.state / "calls").read_text()
+        assert calls.count("docker-compose up -d") == 2, calls
+        assert not (host.installer / "common/config/db/env").exists()
+        for path, names in _files_holding(host.root, machine.values).items():
+            mode = stat.S_IMODE(path.lstat().st_mode)
+            assert mode & 0o077 == 0, f"{node}: {path.relative_to(host.root)} holds {sorted(names)} and is readable by others"
+        for path in SECRET_BEARING:
+            assert (host.installer / "common/config" / path).is_file(), path
+    assert installed["node0"][0] == installed["admin"][0] and installed["node1"][0] == installed["admin"][0], \
+        "the nodes' common/config differ beyond prepare's per-run secrets"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
+
 import pytest
+import yaml
 
 from generator.conventions import placeholder
 from generator.pipeline import load_cluster
-from tests.helpers import compiled, require_reference
-from tests.prepare_emulation import adminserver_env, read_cfg
+from tests.helpers import ROOT, compiled, require_reference, secrets_for
+from tests.prepare_emulation import adminserver_env, parse_env, read_cfg
+from tests.real_prepare import run_prepare1
 
 ADMINSERVER = "harbor/common/templates/adminserver/env"
 
@@ -71,8 +76,6 @@ def test_adminserver_template_differs_from_stock_only_in_database_and_reset(harb
 
 
 def test_registry_config_is_stock_but_for_a_shared_http_secret(harbor1_case):
-    import yaml
-
     _, topology = harbor1_case
     cluster = load_cluster(topology)
     _, tree = compiled(topology)
@@ -85,72 +88,124 @@ def test_registry_config_is_stock_but_for_a_shared_http_secret(harbor1_case):
     assert ours == stock
 
 
-# --- what prepare does on disk (tests/prepare_emulation.run_prepare) -----------------------
+# --- what the real 1.1.2 prepare does on disk --------------------------------------------
 
-def _installer(tmp_path, reference, *, customize_crt: str = "off"):
-    import shutil
+STOCK_SECRETKEY_PATH = "/data"  # the stock harbor.cfg's
 
-    installer = tmp_path / "installer"
-    shutil.copytree(reference / "common" / "templates", installer / "common" / "templates")
-    cfg = (reference / "harbor.cfg").read_text()
-    cfg = cfg.replace("secretkey_path = /data", f"secretkey_path = {tmp_path / 'data'}")
-    cfg = cfg.replace("customize_crt = on", f"customize_crt = {customize_crt}")
+
+def _installer(tmp_path, *, customize_crt: str = "off"):
+    """A machine root with the stock installer: its harbor.cfg (customize_crt set), prepare and templates."""
+    reference = require_reference()
+    root = tmp_path / "root"
+    installer = root / "opt/harbor"
+    installer.mkdir(parents=True)
+    cfg = (reference / "harbor.cfg").read_text().replace("customize_crt = on", f"customize_crt = {customize_crt}")
     (installer / "harbor.cfg").write_text(cfg)
-    return installer
+    return root, installer
 
 
-def _with_umask(mask, action):
-    import os
-
-    old = os.umask(mask)
-    try:
-        return action()
-    finally:
-        os.umask(old)
+def _prepare(root, installer, umask: int = 0o022):
+    result = run_prepare1(installer, root, STOCK_SECRETKEY_PATH, umask=umask)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
 
 
+@pytest.mark.real_component
 def test_prepare_makes_a_secretkey_silently_when_none_is_at_secretkey_path(tmp_path):
     """_get_secret: no file, no error: a fresh random key, mode 0600, and the run goes on."""
-    import stat
-
-    from tests.prepare_emulation import run_prepare
-
-    installer = _installer(tmp_path, require_reference(), customize_crt="off")
-    run_prepare(installer)
-    key = tmp_path / "data" / "secretkey"
+    root, installer = _installer(tmp_path)
+    made = _prepare(root, installer)
+    assert "Generated and saved secret to file: /data/secretkey" in made.stdout
+    key = root / "data/secretkey"
     assert len(key.read_text()) == 16 and stat.S_IMODE(key.stat().st_mode) == 0o600
     first = key.read_text()
-    run_prepare(installer)
+    _prepare(root, installer)
     assert key.read_text() == first, "an existing key is read, never replaced"
 
 
+@pytest.mark.real_component
 def test_prepare_writes_with_the_process_umask_and_writes_db_env(tmp_path):
     """render(): a plain open(dest, 'w'), so under umask 022 every secret it writes is 0644."""
-    import stat
-
-    from tests.prepare_emulation import run_prepare
-
-    reference = require_reference()
-    installer = _installer(tmp_path, reference, customize_crt="off")
-    _with_umask(0o022, lambda: run_prepare(installer))
+    root, installer = _installer(tmp_path)
+    _prepare(root, installer, umask=0o022)
     config = installer / "common" / "config"
     for path in ("adminserver/env", "ui/env", "registry/config.yml", "jobservice/env", "ui/private_key.pem", "db/env"):
         assert stat.S_IMODE((config / path).stat().st_mode) == 0o644, path
-    db_password = read_cfg((reference / "harbor.cfg").read_text(), python2=True)["db_password"]
+    db_password = read_cfg((installer / "harbor.cfg").read_text(), python2=True)["db_password"]
     assert (config / "db/env").read_text().strip() == f"MYSQL_ROOT_PASSWORD={db_password}"
-    _with_umask(0o077, lambda: run_prepare(installer))
+    _prepare(root, installer, umask=0o077)
     assert stat.S_IMODE((config / "db/env").stat().st_mode) == 0o600
 
 
+@pytest.mark.real_component
 def test_prepare_copies_the_installer_key_pair_only_when_customize_crt_is_off(tmp_path):
-    from tests.prepare_emulation import run_prepare
-
-    reference = require_reference()
-    installer = _installer(tmp_path, reference, customize_crt="off")
-    run_prepare(installer)
+    root, installer = _installer(tmp_path / "off", customize_crt="off")
+    _prepare(root, installer)
     copied = installer / "common/config/ui/private_key.pem"
     assert copied.read_bytes() == (installer / "common/templates/ui/private_key.pem").read_bytes()
-    on = _installer(tmp_path / "on", reference, customize_crt="on")
-    with pytest.raises(NotImplementedError):  # with 'on', prepare makes a new pair on every node: harborgen never sets it
-        run_prepare(on)
-    assert not (on / "common/config/ui/private_key.pem").exists()
+    # With 'on' (the stock default) prepare makes a new pair with openssl on every run, so on every
+    # node: tokens one node signs, the others' registries refuse. harborgen never sets it.
+    root, installer = _installer(tmp_path / "on", customize_crt="on")
+    _prepare(root, installer)
+    made = installer / "common/config/ui/private_key.pem"
+    first = made.read_bytes()
+    assert first != (installer / "common/templates/ui/private_key.pem").read_bytes()
+    _prepare(root, installer)
+    assert made.read_bytes() != first, "a second run kept the pair"
+
+
+def _lay_node(installer, filled, node: str) -> None:
+    """What apply.sh lays in a node's installer: harbor.cfg and the templates of the bundle over the stock ones."""
+    shutil.copytree(require_reference() / "common/templates", installer / "common/templates")
+    prefix = f"{node}/harbor/"
+    for path, artifact in filled.items():
+        if path.startswith(prefix) and (path == prefix + "harbor.cfg" or path.startswith(prefix + "common/templates/")):
+            target = installer / path.removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.content)
+
+
+PER_RUN = ("UI_SECRET", "JOBSERVICE_SECRET")  # prepare draws them on every run
+
+
+@pytest.mark.real_component
+def test_the_stand_in_reads_harbor_cfg_and_fills_the_adminserver_env_as_the_real_prepare_does(tmp_path, token_pair):
+    """read_cfg and adminserver_env serve the fast tests above: here each accepted hostile value goes
+    through the real 1.1.2 prepare under Python 2.7, and what it writes is what the stand-in says."""
+    from generator.legality import value_problems
+    from generator.packs import materialize
+    from generator.placeholders import needed_secrets
+    from tests.test_secrets import HOSTILE
+
+    topology = ROOT / "topology.yaml"
+    _, tree = compiled(topology)
+    cluster = load_cluster(topology)
+    needed = needed_secrets(tree)
+    names = ("harbor_db_password", "harbor_admin_password", "registry_http_secret")
+    tried = 0
+    for index, value in enumerate(HOSTILE):
+        overrides = {name: value for name in names if not value_problems(value, needed[name])}
+        if not overrides:
+            continue
+        tried += 1
+        values = secrets_for(topology, token_pair, **overrides)
+        filled = materialize(tree, values)
+        root = tmp_path / f"machine{index}"
+        installer = root / "opt/harbor"
+        _lay_node(installer, filled, "node0")
+        secretkey = root / cluster.cephfs.data_root.lstrip("/") / "secretkey"
+        secretkey.parent.mkdir(parents=True)
+        secretkey.write_text(values["harbor_secretkey"])
+        result = run_prepare1(installer, root, cluster.cephfs.data_root)
+        assert result.returncode == 0, (value, result.stdout + result.stderr)
+        real = parse_env((installer / "common/config/adminserver/env").read_text())
+        cfg = read_cfg((installer / "harbor.cfg").read_text(), python2=True)
+        emulated = adminserver_env((installer / "common/templates/adminserver/env").read_text(), cfg)
+        assert {k: v for k, v in real.items() if k not in PER_RUN} == {k: v for k, v in emulated.items() if k not in PER_RUN}, value
+        for name, key in (("harbor_db_password", "MYSQL_PWD"), ("harbor_admin_password", "HARBOR_ADMIN_PASSWORD")):
+            if name in overrides:
+                assert real[key] == value, (name, value)
+        if "registry_http_secret" in overrides:
+            registry = yaml.safe_load((installer / "common/config/registry/config.yml").read_text())
+            assert registry["http"]["secret"] == value
+    assert tried >= 8
