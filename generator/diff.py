@@ -43,7 +43,7 @@ class FileDiff:
 class Impact:
     """What one changed artifact asks of the machine that holds it."""
 
-    pattern: str  # glob on the path inside a bundle; values.sh rows name a variable after '#'
+    pattern: str  # glob on the path inside a bundle; rows of a KEYED file name a key after '#'
     step: str
     restarts_harbor: bool = False
     cluster_wide: bool = False  # the nodes disagree until every one has restarted
@@ -65,8 +65,15 @@ IMPACTS: tuple[Impact, ...] = (
     # Harbor 2.15: the pinned secrets and the seeded ones, the same on every node.
     Impact("harbor/harborgen/pins/*", REINSTALL, True, True),
     Impact("secret/*", REINSTALL, True, True),
-    Impact("harbor/harbor.yml", REINSTALL, True, True),
+    # Settings of each node's own services (pool sizes, workers, log level): nodes may differ a while.
+    Impact("harbor/harbor.yml#external_database.harbor.max_*", REINSTALL, True),
+    Impact("harbor/harbor.yml#external_database.harbor.conn_max_*", REINSTALL, True),
+    Impact("harbor/harbor.yml#jobservice.max_job_workers", REINSTALL, True),
+    Impact("harbor/harbor.yml#log.*", REINSTALL, True),
+    Impact("harbor/harbor.yml*", REINSTALL, True, True),
     Impact("harbor/*", REINSTALL, True),
+    # install-harbor.sh alone reads it (prepare --with-trivy): the trivy adapter comes or goes there.
+    Impact("values.sh#with_trivy", REINSTALL, True),
     Impact("values.sh#cephfs_client", "ceph/bootstrap-cephfs.sh (creates the client; add its key to the secrets)", phase=CEPH, role="ceph-admin"),
     Impact("values.sh#cephfs_subdirectories", "ceph/bootstrap-cephfs.sh (creates the directories the nodes mount)", phase=CEPH, role="ceph-admin"),
     Impact("values.sh#cephfs_client", REMOUNT, True, remount=True, role="harbor"),
@@ -90,11 +97,15 @@ IMPACTS: tuple[Impact, ...] = (
 )
 
 
+# Files whose changes IMPACTS tells apart by key: the detail of a change names it first, in backquotes.
+KEYED = ("values.sh", "harbor/harbor.yml")
+
+
 def impacts_of(artifact: str, detail: str, roles: tuple[str, ...]) -> list[Impact]:
     """The rows of IMPACTS that apply to this change on a machine with these roles."""
     key = artifact
-    if artifact == "values.sh" and detail.startswith("`"):
-        key = "values.sh#" + detail[1:].split("`", 1)[0]
+    if artifact in KEYED and detail.startswith("`"):
+        key = f"{artifact}#" + detail[1:].split("`", 1)[0]
     found = []
     for impact in IMPACTS:
         if fnmatch.fnmatchcase(key, impact.pattern) and (impact.role is None or impact.role in roles):

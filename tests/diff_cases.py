@@ -1,4 +1,5 @@
-"""The change scenarios of the golden diffs: each a BASE/NEW pair of topologies made from the seed's.
+"""The change scenarios of the golden diffs: each a BASE/NEW pair of topologies, made from the seed's,
+from the Harbor 2.15 example (harbor2-*) or from the Sentinel topology (harbor2-sentinel-*).
 
 `make golden` writes tests/diffs/<case>/{base,new}.yaml and golden/diff/<case>.{txt,md}.
 """
@@ -11,18 +12,21 @@ from tests.helpers import ROOT
 
 DIFFS = ROOT / "tests" / "diffs"
 SEED = (ROOT / "topology.yaml").read_text()
+HARBOR2 = (ROOT / "examples" / "harbor2" / "topology.yaml").read_text()
+SENTINEL = (ROOT / "tests" / "topologies" / "harbor2-sentinel-https.yaml").read_text()
 NODE1 = "  node1: {address: 10.222.78.8, roles: [harbor]}\n"
 
 
-def _replace(*pairs: tuple[str, str]) -> str:
-    text = SEED
+def _replace(*pairs: tuple[str, str], base: str = SEED) -> tuple[str, str]:
+    """(BASE, NEW): NEW is BASE with each (old, new) replaced once."""
+    text = base
     for old, new in pairs:
         assert old in text, old
         text = text.replace(old, new, 1)
-    return text
+    return base, text
 
 
-CASES: dict[str, str] = {
+CASES: dict[str, tuple[str, str]] = {
     "add-node": _replace((NODE1, NODE1 + "  node2: {address: 10.222.78.9, roles: [harbor]}\n")),
     "remove-node": _replace((NODE1, ""), ("mds: [admin, node0, node1]", "mds: [admin, node0]")),
     "change-address": _replace(("node0: {address: 10.222.78.7,", "node0: {address: 10.222.78.17,")),
@@ -32,6 +36,13 @@ CASES: dict[str, str] = {
     "mount-via-fuse": _replace(("  mds: [admin, node0, node1]\n", "  mds: [admin, node0, node1]\n  mount_via: fuse\n")),
     "dedicated-client": _replace(("  client: admin\n", "  client: harbor\n")),
     "rename-db-secret": _replace(("password: {secret: harbor_db_password}", "password: {secret: harbor_db_password_v2}")),
+    "harbor2-redis-port": _replace(("  password: {secret: redis_password}\n", "  password: {secret: redis_password}\n  port: 6380\n"),
+                                   base=HARBOR2),
+    "harbor2-with-trivy": _replace(("  job_logs: database", "  with_trivy: false\n  job_logs: database"), base=HARBOR2),
+    "harbor2-add-node": _replace((NODE1, NODE1 + "  node2: {address: 10.222.78.9, roles: [harbor]}\n"), base=HARBOR2),
+    "harbor2-max-open-conns": _replace(("  password: {secret: harbor_db_password}\n",
+                                        "  password: {secret: harbor_db_password}\n  max_open_conns: 50\n"), base=HARBOR2),
+    "harbor2-sentinel-host": _replace(('"10.1.0.33:26379"', '"10.1.0.34:26379"'), base=SENTINEL),
 }
 
 
@@ -40,8 +51,8 @@ def case_files(name: str) -> tuple[Path, Path]:
 
 
 def write_cases() -> None:
-    for name, new in CASES.items():
+    for name, (base, new) in CASES.items():
         base_path, new_path = case_files(name)
         base_path.parent.mkdir(parents=True, exist_ok=True)
-        base_path.write_text(SEED)
+        base_path.write_text(base)
         new_path.write_text(new)

@@ -25,7 +25,7 @@ def reviewable(tree: Tree) -> Tree:
     }
 
 
-DIFF_FORMATS = {"txt": "text", "md": "markdown"}
+DIFF_FORMATS = {"txt": "text", "md": "markdown", "json": "json"}
 
 
 def diff_output(name: str, suffix: str) -> str:

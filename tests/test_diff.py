@@ -22,7 +22,7 @@ TOPOLOGY = ROOT / "topology.yaml"
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_golden_diff(name, suffix):
     base, new = case_files(name)
-    assert base.read_text() == TOPOLOGY.read_text() and new.read_text() == CASES[name], "run `make golden`"
+    assert (base.read_text(), new.read_text()) == CASES[name], "run `make golden`"
     assert diff_output(name, suffix) == (GOLDEN / "diff" / f"{name}.{suffix}").read_text(), "run `make golden` and review"
 
 
@@ -94,6 +94,28 @@ def test_renaming_a_secret_shows_names_and_never_a_value():
     assert _plan(text)[0] == "mysql"
 
 
+def test_with_trivy_plans_install_harbor_node_by_node():
+    """Only install-harbor.sh reads with_trivy (prepare --with-trivy): apply.sh alone would change nothing."""
+    _, text = _diff("harbor2-with-trivy", "--format", "json")
+    plan = json.loads(text)["plan"]
+    assert [step["node"] for step in plan] == ["admin", "node0", "node1"]
+    assert all(step["actions"] == ["apply.sh, then install-harbor.sh"] and step["restarts_harbor"] for step in plan), plan
+
+
+def test_a_pool_size_is_no_cluster_wide_change_but_a_sentinel_host_is():
+    _, pool = _diff("harbor2-max-open-conns")
+    assert "cluster-wide change" not in pool and "install-harbor.sh" in pool
+    _, sentinel = _diff("harbor2-sentinel-host")
+    assert "cluster-wide change (harbor/harbor.yml)" in sentinel and "save the GC schedule again" in sentinel
+
+
+def test_a_redis_change_plans_the_redis_node_first():
+    _, text = _diff("harbor2-redis-port", "--format", "json")
+    plan = json.loads(text)["plan"]
+    assert plan[0]["node"] == "redis" and plan[0]["roles"] == ["redis"]
+    assert [step["node"] for step in plan[1:]] == ["admin", "node0", "node1"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_the_json_report_follows_its_schema(name):
     _, text = _diff(name, "--format", "json")
@@ -135,7 +157,7 @@ def test_base_and_new_can_be_git_revisions(tmp_path):
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "add", "topology.yaml"], check=True)
     subprocess.run([*git, "commit", "-qm", "seed"], check=True)
-    (repository / "topology.yaml").write_text(CASES["max-job-workers"])
+    (repository / "topology.yaml").write_text(CASES["max-job-workers"][1])
     result = run_harborgen("diff", "HEAD:topology.yaml", "topology.yaml", cwd=repository)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("HEAD:topology.yaml → topology.yaml") and "`max_job_workers` `3` → `5`" in result.stdout

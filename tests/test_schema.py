@@ -60,3 +60,17 @@ def test_every_format_is_checked_by_harborgen():
 def test_the_normative_secret_form_is_the_only_secret_form():
     secret = topology_schema()["$defs"]["secret"]
     assert secret["required"] == ["secret"] and secret["additionalProperties"] is False
+
+
+def test_both_json_schemas_list_exactly_the_roles_of_the_model():
+    """generator/model.py ROLE_ORDER is the one list of roles; a schema that lacks one rejects real documents."""
+    import json
+
+    from generator.model import ROLE_ORDER
+    from generator.resources import SCHEMA_FILE
+
+    topology = json.loads(SCHEMA_FILE.read_text())
+    diff_report = json.loads((SCHEMA_FILE.parent / "diff-report.schema.json").read_text())
+    node = topology["properties"]["nodes"]["additionalProperties"]
+    assert node["properties"]["roles"]["items"]["enum"] == list(ROLE_ORDER)
+    assert diff_report["properties"]["plan"]["items"]["properties"]["roles"]["items"]["enum"] == list(ROLE_ORDER)
