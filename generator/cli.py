@@ -245,7 +245,7 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
     secrets = _check_secrets_or_fail(cluster, needed_secrets(their_files), secrets_file)
     for name in chosen:
         target = out_dir if len(nodes) == 1 else out_dir / name
-        pack = node_pack(tree, name, secrets.values)
+        pack = node_pack(tree, cluster.name, name, secrets.values)
         result = write_tree(pack, target, private=True)
         _report_leftovers(result)
         click.echo(f"{target}: secrets pack of {name}, {len(pack) - 1} filled file(s), {len(result.written)} written")

@@ -17,7 +17,7 @@ from .bundle import MANIFEST, Tree, assemble, sha256, split_bundles
 from .placeholders import fill, placeholders_in
 
 PACK_FILES = "files"
-PACK_DIGEST = "BUNDLE.sha256"  # sha256sum -c format: apply.sh checks its own MANIFEST.sha256 with it
+PACK_DIGEST = "BUNDLE.sha256"  # one line: the digest of <cluster>/<node>/MANIFEST.sha256; apply.sh wants exactly that
 
 
 def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[str, Artifact]:
@@ -29,11 +29,16 @@ def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[st
     }
 
 
-def node_pack(tree: Tree, node: str, values: dict[str, str]) -> Tree:
+def digest_line(tree: Tree, cluster: str, node: str) -> str:
+    """What a pack's BUNDLE.sha256 holds: which render of which node of which cluster it fills."""
+    return f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {cluster}/{node}/{MANIFEST}\n"
+
+
+def node_pack(tree: Tree, cluster: str, node: str, values: dict[str, str]) -> Tree:
     """The pack of one node of a rendered tree."""
     bundle = split_bundles(tree)[node]
-    digest_line = f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {MANIFEST}\n"
-    pack: Tree = {PACK_DIGEST: Artifact(PACK_DIGEST, digest_line.encode("ascii"), secret=True)}  # a pack is private whole
+    line = digest_line(tree, cluster, node)
+    pack: Tree = {PACK_DIGEST: Artifact(PACK_DIGEST, line.encode("ascii"), secret=True)}  # a pack is private whole
     for path, artifact in filled_files(bundle, values).items():
         pack[f"{PACK_FILES}/{path}"] = dataclasses.replace(artifact, path=f"{PACK_FILES}/{path}")
     return pack

@@ -148,10 +148,80 @@ def test_apply_refuses_a_pack_others_can_read(machine):
 
 def test_apply_refuses_the_pack_of_another_node_or_bundle(machine):
     before = _snapshot(machine.root)
-    for pack in (machine.pack("node1"), machine.pack("mysql")):
-        result = machine.apply("node0", "--secrets", pack)
-        assert result.returncode == 1 and "was made for another bundle" in result.stderr, result.stderr
+    result = machine.apply("node0", "--secrets", machine.pack("node1"))
+    assert result.returncode == 1 and "is the pack of node node1 of cluster harbor-ceph, not of node0" in result.stderr, result.stderr
+    result = machine.apply("node0", "--secrets", machine.pack("mysql"))
+    assert result.returncode == 1 and "holds files/database/create-database.sql, which is not a secret-bearing file" in result.stderr
     assert _snapshot(machine.root) == before
+
+
+# --- a pack is untrusted input: it fills the bundle's secret-bearing files, and nothing else ----
+
+def _refused_untouched(machine, needle: str, *extra: str) -> None:
+    before = _snapshot(machine.root)
+    for args in (("--secrets", machine.pack("node0"), *extra), ("--check", "--secrets", machine.pack("node0"))):
+        result = machine.apply("node0", *args)
+        assert result.returncode == 1 and needle in result.stderr, (args, result.stdout + result.stderr)
+    assert _snapshot(machine.root) == before
+
+
+def test_a_pack_cannot_replace_a_file_that_holds_no_secret(machine):
+    """The reviewed docker drop-in is the bundle's: a pack that carries one is refused, in apply and in --check."""
+    planted = Path(machine.pack("node0")) / "files/systemd/docker.service.d/harborgen-cephfs.conf"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("[Service]\nExecStartPre=/bin/sh -c 'id > /tmp/owned'\n")
+    _refused_untouched(machine, "holds files/systemd/docker.service.d/harborgen-cephfs.conf, which is not a secret-bearing file")
+
+
+@pytest.mark.parametrize("line", [
+    "{apply}  apply.sh\n",  # any file sha256sum --check can verify used to pass
+    "{manifest}  MANIFEST.sha256\n",  # the form of an older harborgen: no node named
+    "{manifest}  harbor-ceph/node0/MANIFEST.sha256\n{apply}  apply.sh\n",
+])
+def test_a_pack_digest_must_be_exactly_this_bundles_one_line(machine, line):
+    import hashlib
+
+    bundle = machine.bundles / "node0"
+    digest = Path(machine.pack("node0")) / "BUNDLE.sha256"
+    digest.write_text(line.format(apply=hashlib.sha256((bundle / "apply.sh").read_bytes()).hexdigest(),
+                                  manifest=hashlib.sha256((bundle / "MANIFEST.sha256").read_bytes()).hexdigest()))
+    _refused_untouched(machine, "was made for another bundle")
+
+
+@pytest.mark.parametrize("kind", ["link-to-file", "link-to-directory", "fifo"])
+def test_a_pack_holding_a_link_or_a_fifo_is_refused(machine, tmp_path, kind):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "harbor.cfg").write_text("db_password = from-outside\n")
+    pack = Path(machine.pack("node0"))
+    target = pack / "files/harbor/harbor.cfg"
+    target.unlink()
+    if kind == "link-to-file":
+        target.symlink_to(outside / "harbor.cfg")
+    elif kind == "link-to-directory":
+        shutil.rmtree(pack / "files/harbor/common")
+        (pack / "files/harbor/common").symlink_to(outside)
+    else:
+        os.mkfifo(target)
+    _refused_untouched(machine, "which is a link or not a regular file")
+
+
+def test_a_relative_pack_path_is_this_nodes_pack(machine, tmp_path):
+    relative = os.path.relpath(machine.pack("node0"), tmp_path)
+    result = subprocess.run(["bash", str(machine.bundles / "node0/apply.sh"), "--root", str(machine.root), "--secrets", relative],
+                            capture_output=True, text=True, timeout=120, env=machine._env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_changed_values_file_is_never_sourced(machine):
+    """Check first, then read: values.sh is code."""
+    values = machine.bundles / "node0/values.sh"
+    marker = machine.state / "sourced"
+    values.write_text(values.read_text() + f"touch {marker}\n")
+    for args in (("--secrets", machine.pack("node0")), ("--check",), ("--dry-run",)):
+        result = machine.apply("node0", *args)
+        assert result.returncode == 1 and "does not match its manifest" in result.stderr, result.stderr
+    assert not marker.exists(), "apply.sh sourced a values.sh its manifest does not vouch for"
 
 
 def test_apply_without_a_pack_refuses_before_touching_anything(machine):

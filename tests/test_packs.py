@@ -43,7 +43,7 @@ def test_a_pack_names_the_bundle_it_belongs_to(tmp_path, token_pair):
 
     packs = make_packs(TOPOLOGY, write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair)), tmp_path / "p")
     manifest = (ROOT / "out/harbor-ceph/node1/MANIFEST.sha256").read_bytes()
-    assert (packs / "node1/BUNDLE.sha256").read_text() == f"{hashlib.sha256(manifest).hexdigest()}  MANIFEST.sha256\n"
+    assert (packs / "node1/BUNDLE.sha256").read_text() == f"{hashlib.sha256(manifest).hexdigest()}  harbor-ceph/node1/MANIFEST.sha256\n"
 
 
 def test_a_secrets_file_written_by_yaml_safe_dump_passes_check(tmp_path, token_pair):

@@ -20,8 +20,6 @@ export LC_ALL=C
 umask 077
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=SCRIPTDIR/values.sh
-. "$here/values.sh"
 
 pack=""
 dry_run=false
@@ -49,7 +47,6 @@ case "$output" in text | json) ;; *) echo "$usage" >&2; exit 2 ;; esac
 if [ "$checking" = true ]; then
     dry_run=true  # a check changes nothing: every step that would act only reports
 fi
-record="$root/var/lib/harborgen/$cluster/$node.installed"
 
 fail() {
     echo "apply: $*" >&2
@@ -59,6 +56,18 @@ fail() {
 step() {
     [ "$checking" = true ] || echo "== $*"
 }
+
+# Check first, then read: values.sh is code, sourced only once the bundle matches a
+# manifest that names it.
+step "checking the bundle against MANIFEST.sha256"
+grep -qE '^[0-9a-f]{64}  values\.sh$' "$here/MANIFEST.sha256" 2>/dev/null \
+    || fail "the bundle $here has no manifest that covers values.sh: it is incomplete or not a harborgen bundle"
+(cd "$here" && sha256sum --quiet --strict --check MANIFEST.sha256) \
+    || fail "the bundle does not match its manifest: it was changed or is incomplete"
+bundle_digest=$(sha256sum < "$here/MANIFEST.sha256" | cut -d' ' -f1)
+# shellcheck source=SCRIPTDIR/values.sh
+. "$here/values.sh"
+record="$root/var/lib/harborgen/$cluster/$node.installed"
 
 # --- what --check finds ---------------------------------------------------------------
 
@@ -116,11 +125,6 @@ fi
 
 # --- the bundle and its secrets pack ---------------------------------------------
 
-step "checking the bundle against MANIFEST.sha256"
-(cd "$here" && sha256sum --quiet --strict --check MANIFEST.sha256) \
-    || fail "the bundle does not match its manifest: it was changed or is incomplete"
-bundle_digest=$(sha256sum < "$here/MANIFEST.sha256" | cut -d' ' -f1)
-
 # --- the install record: what the last apply installed, after filling -------------------
 
 declare -A installed=()
@@ -138,14 +142,43 @@ if [ "$checking" = true ]; then
 fi
 declare -A recorded=()
 
-if [ -n "$pack" ]; then
-    step "checking the secrets pack $pack"
-    [ -f "$pack/BUNDLE.sha256" ] || fail "$pack is not a secrets pack (no BUNDLE.sha256)"
-    mode=$(stat -L -c %a "$pack")
+# check_pack: the pack is this node's, of this render, and holds nothing but the filled copies
+# of this bundle's secret-bearing files: no link, no device, no other path, no other bundle's
+# digest. Anything else would let whoever wrote the pack replace a file root installs.
+check_pack() {
+    local entry relative expected named
+    [ ! -L "${pack%/}" ] || fail "the secrets pack $pack is a symbolic link: give the pack directory itself"
+    [ -d "$pack" ] || fail "$pack is not a secrets pack (not a directory)"
+    pack=$(cd "$pack" && pwd)
+    mode=$(stat -c %a "$pack")
     (( (8#$mode & 8#077) == 0 )) \
         || fail "the secrets pack $pack has mode $mode (expected 0700: readable by its owner only; run 'chmod -R go= $pack')"
-    (cd "$here" && sha256sum --quiet --strict --check "$pack/BUNDLE.sha256") 2>/dev/null \
-        || fail "the secrets pack $pack was made for another bundle: make it again from the topology this bundle was rendered from (--node $node)"
+    while IFS= read -r -d '' entry; do
+        relative=${entry#"$pack"/}
+        if [ -L "$entry" ] || { [ ! -f "$entry" ] && [ ! -d "$entry" ]; }; then
+            fail "the secrets pack holds $entry, which is a link or not a regular file: a pack holds only files; make it again"
+        fi
+        [ -f "$entry" ] || continue
+        [ "$relative" = BUNDLE.sha256 ] && continue
+        if [ "${relative#files/}" != "$relative" ] && is_secret_file "${relative#files/}"; then
+            continue
+        fi
+        fail "the secrets pack holds $relative, which is not a secret-bearing file of this bundle: a pack fills only those; make it again"
+    done < <(find "$pack" -mindepth 1 -print0)
+    [ -f "$pack/BUNDLE.sha256" ] || fail "$pack is not a secrets pack (no BUNDLE.sha256)"
+    expected="$bundle_digest  $cluster/$node/MANIFEST.sha256"
+    named=$(head -c 1024 "$pack/BUNDLE.sha256")
+    [ "$named" != "$expected" ] || return 0
+    if [[ $named =~ ^[0-9a-f]{64}\ \ ([A-Za-z0-9._-]+)/([A-Za-z0-9._-]+)/MANIFEST\.sha256$ ]] \
+        && [ "${BASH_REMATCH[1]}/${BASH_REMATCH[2]}" != "$cluster/$node" ]; then
+        fail "the secrets pack $pack is the pack of node ${BASH_REMATCH[2]} of cluster ${BASH_REMATCH[1]}, not of $node of $cluster: give this node's pack (--node $node)"
+    fi
+    fail "the secrets pack $pack was made for another bundle: make it again from the topology this bundle was rendered from (--node $node)"
+}
+
+if [ -n "$pack" ]; then
+    step "checking the secrets pack $pack"
+    check_pack
 fi
 
 # source_of BUNDLE_PATH: sets SOURCE to the file to install: the pack's filled
@@ -153,7 +186,7 @@ fi
 # A check without the pack has no filled copy: SOURCE is then empty, and the install record speaks.
 source_of() {
     SOURCE="$here/$1"
-    if [ -n "$pack" ] && [ -f "$pack/files/$1" ]; then
+    if [ -n "$pack" ] && is_secret_file "$1" && [ -f "$pack/files/$1" ]; then
         SOURCE="$pack/files/$1"
     fi
     if grep -q 'HARBORGEN_SECRET\[' "$SOURCE"; then
