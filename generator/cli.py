@@ -10,7 +10,7 @@ import click
 from . import __version__
 from .errors import DriftError, HarborgenError, InputError, InternalError, LintFindings, OutputError, UsageError, exit_code_for
 from .pipeline import compile_cluster, load_checked, load_checked_text, load_cluster
-from .writer import WriteResult, compare, write_tree
+from .writer import WriteResult, compare, refuse_foreign, write_tree
 
 DEFAULT_OUT = Path("out")
 
@@ -230,7 +230,7 @@ def _check_secrets_or_fail(cluster, needed, secrets_file: Path):
               help="The pack directory (with --node once), else the directory that gets one pack per node.")
 def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, ...], out_dir: Path) -> None:
     """Write the secrets pack of each node: only the secrets its bundle uses, filled into its files."""
-    from .packs import node_pack
+    from .packs import node_pack, pack_of
     from .placeholders import needed_secrets
 
     _refuse_committed_directory(topology, out_dir)
@@ -243,10 +243,12 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
     chosen = list(nodes) or known
     their_files = {path: artifact for path, artifact in tree.items() if path.partition("/")[0] in chosen}
     secrets = _check_secrets_or_fail(cluster, needed_secrets(their_files), secrets_file)
-    for name in chosen:
-        target = out_dir if len(nodes) == 1 else out_dir / name
-        pack = node_pack(tree, cluster.name, name, secrets.values)
-        result = write_tree(pack, target, private=True)
+    packs = {name: (out_dir if len(nodes) == 1 else out_dir / name, node_pack(tree, cluster.name, name, secrets.values))
+             for name in chosen}
+    for name, (target, pack) in packs.items():  # every pack refused or none: no half-written set
+        refuse_foreign(pack, target, pack_of(cluster.name, name))
+    for name, (target, pack) in packs.items():
+        result = write_tree(pack, target, private=True, ownership=pack_of(cluster.name, name))
         _report_leftovers(result)
         click.echo(f"{target}: secrets pack of {name}, {len(pack) - 1} filled file(s), {len(result.written)} written")
 

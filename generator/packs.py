@@ -11,6 +11,7 @@ no secret at all.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from .artifacts import Artifact
 from .bundle import MANIFEST, Tree, assemble, sha256, split_bundles
@@ -32,6 +33,22 @@ def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[st
 def digest_line(tree: Tree, cluster: str, node: str) -> str:
     """What a pack's BUNDLE.sha256 holds: which render of which node of which cluster it fills."""
     return f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {cluster}/{node}/{MANIFEST}\n"
+
+
+def pack_of(cluster: str, node: str):
+    """The Ownership of a pack directory (generator/writer.py): a pack harborgen wrote for this
+    cluster and node vouches for its BUNDLE.sha256 and its files/; any other directory for nothing."""
+    from .writer import read_regular
+
+    def owns(directory: Path):
+        try:
+            line = (read_regular(directory / PACK_DIGEST) or b"")[:1024].decode("ascii")
+        except (OSError, UnicodeDecodeError):
+            line = ""
+        ours = line.rstrip("\n").partition("  ")[2] == f"{cluster}/{node}/{MANIFEST}"
+        return lambda path: ours and (path == PACK_DIGEST or path.startswith(f"{PACK_FILES}/"))
+
+    return owns
 
 
 def node_pack(tree: Tree, cluster: str, node: str, values: dict[str, str]) -> Tree:

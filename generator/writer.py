@@ -21,7 +21,7 @@ import shutil
 import stat
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +100,21 @@ class WriteResult:
     cleaned: tuple[str, ...] = ()  # leftovers of interrupted runs, removed under the lock
 
 
-def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False) -> WriteResult:
-    """Make cluster_dir hold exactly tree, writing only what differs; private: directories 0700."""
+# What says that harborgen wrote a directory's files, so that a run may delete those the new
+# tree no longer has: given the directory, a test of each path it holds. Anything it does not
+# vouch for is the user's, and a write that would delete it is refused instead.
+Ownership = Callable[[Path], Callable[[str], bool]]
+
+
+def listed_in_manifest(cluster_dir: Path) -> Callable[[str], bool]:
+    """A render or a materialized tree: what the MANIFEST.sha256 an earlier run left there lists."""
+    listed = set(_recorded_hashes(cluster_dir)) | {MANIFEST}
+    return listed.__contains__
+
+
+def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False, ownership: Ownership = listed_in_manifest) -> WriteResult:
+    """Make cluster_dir hold exactly tree, writing only what differs; private: directories 0700.
+    Refused when that would delete a file harborgen did not write (see Ownership)."""
     _refuse_link(cluster_dir)
     try:
         cluster_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +122,7 @@ def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False) -> Write
             cleaned = _remove_leftovers(cluster_dir)
             _recover_interrupted_swap(cluster_dir)
             drift = _compare(tree, cluster_dir)
+            _refuse_foreign(cluster_dir, tree, drift.extra, ownership)
             result = WriteResult(
                 written=tuple(sorted(drift.missing + drift.stale + drift.edited + drift.not_regular)),
                 removed=drift.extra,
@@ -120,6 +134,28 @@ def write_tree(tree: Tree, cluster_dir: Path, *, private: bool = False) -> Write
             return result
     except OSError as error:
         raise OutputError(f"cannot write {cluster_dir}: {error}") from error
+
+
+def refuse_foreign(tree: Tree, cluster_dir: Path, ownership: Ownership = listed_in_manifest) -> None:
+    """Before a run that writes several directories: refuse before the first is written.
+    (write_tree checks again under its lock.)"""
+    _refuse_link(cluster_dir)
+    try:
+        _refuse_foreign(cluster_dir, tree, _compare(tree, cluster_dir).extra, ownership)
+    except OSError as error:
+        raise OutputError(f"cannot read {cluster_dir}: {error}") from error
+
+
+def _refuse_foreign(cluster_dir: Path, tree: Tree, extra: tuple[str, ...], ownership: Ownership) -> None:
+    needed_directories = {str(parent) for path in tree for parent in Path(path).parents if str(parent) != "."}
+    owned = ownership(cluster_dir) if extra else None
+    foreign = [path for path in extra if path not in needed_directories and not owned(path)]
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise OutputError(
+            f"{cluster_dir} holds {cluster_dir / foreign[0]}{more}, which harborgen did not write: refusing to write there, "
+            "where it would delete them (give an empty or new directory, or one harborgen wrote for the same thing)"
+        )
 
 
 def _write_staged(tree: Tree, cluster_dir: Path, unchanged: set[str], directory_mode: int) -> None:

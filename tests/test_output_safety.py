@@ -165,3 +165,58 @@ def test_check_waits_for_a_render_to_finish_its_swap(rendered):
             capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, "HARBORGEN_LOCK_TIMEOUT": "0.5"},
         )
     assert result.returncode == 4 and "another harborgen run holds" in result.stderr
+
+
+# --- no command deletes what harborgen did not write -------------------------------------------
+
+def _secrets(tmp_path) -> Path:
+    secrets = tmp_path / "secrets.yaml"
+    assert run_harborgen("secrets", "generate", str(TOPOLOGY), "--secrets", str(secrets)).returncode == 0
+    with secrets.open("a") as stream:
+        stream.write("cephx_key_admin: AQCeYjxa4vb+CBAA154r9pAO5nZyDkK8cnljDQ==\n")
+    return secrets
+
+
+def _tree_of(directory: Path) -> dict[str, bytes]:
+    """Every file under DIRECTORY but the lock files a run creates beside what it writes."""
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
+            if p.is_file() and not p.name.endswith(".lock")}
+
+
+@pytest.mark.parametrize("command", ["pack-one", "pack-all", "materialize", "render"])
+def test_an_out_directory_holding_files_harborgen_did_not_write_is_refused_and_kept(tmp_path, command):
+    secrets = _secrets(tmp_path)
+    home = tmp_path / "home"
+    target = {"pack-one": home, "pack-all": home / "node0", "materialize": home / "harbor-ceph", "render": home / "harbor-ceph"}[command]
+    (target / "projects").mkdir(parents=True)
+    (target / "projects/thesis.tex").write_text("years of work")
+    (target / ".bashrc").write_text("alias ll='ls -l'\n")
+    before = _tree_of(home)
+    args = {
+        "pack-one": ("secrets", "pack", str(TOPOLOGY), "--secrets", str(secrets), "--node", "node0", "--out", str(home)),
+        "pack-all": ("secrets", "pack", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(home)),
+        "materialize": ("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(home)),
+        "render": ("render", str(TOPOLOGY), "--out", str(home)),
+    }[command]
+    result = run_harborgen(*args)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "which harborgen did not write: refusing to write there" in result.stderr
+    assert str(target / ".bashrc") in result.stderr or str(target / "projects/thesis.tex") in result.stderr
+    assert _tree_of(home) == before, "a refused write changed the directory"
+
+
+def test_a_pack_directory_is_rewritten_for_its_own_node_only(tmp_path):
+    secrets = _secrets(tmp_path)
+    pack = tmp_path / "pack"
+
+    def pack_for(node: str):
+        return run_harborgen("secrets", "pack", str(TOPOLOGY), "--secrets", str(secrets), "--node", node, "--out", str(pack))
+    assert pack_for("node0").returncode == 0
+    stale = pack / "files/harbor/left-over.cfg"  # what an earlier pack of this node held and this one does not
+    stale.write_text("x")
+    again = pack_for("node0")
+    assert again.returncode == 0, again.stderr
+    assert not stale.exists()
+    other = pack_for("mysql")  # node0's files would go: not this run's to delete
+    assert other.returncode == 4 and "which harborgen did not write" in other.stderr, other.stderr
+    assert (pack / "files/harbor/harbor.cfg").is_file()
