@@ -131,10 +131,14 @@ def _drift_diffs(tree, cluster_dir: Path, paths: tuple[str, ...]) -> list[str]:
     """What each drifted file holds on disk against what the topology renders, as unified diffs."""
     import difflib
 
+    from .placeholders import placeholders_in
     from .writer import read_regular
 
     lines = []
     for path in paths:
+        if tree[path].secret or placeholders_in(tree[path].content):
+            lines.append(f"{path}: differs, and holds a secret: not shown (compare it on the machine, or render again)")
+            continue
         on_disk = (read_regular(cluster_dir / path) or b"").decode("utf-8", errors="replace").splitlines()
         rendered = tree[path].content.decode("utf-8").splitlines()
         lines += difflib.unified_diff(on_disk, rendered, f"{path} (on disk)", f"{path} (rendered)", lineterm="")
@@ -152,8 +156,11 @@ def audit_command(topology: Path, reports_dir: Path, output_format: str) -> None
 
     cluster = load_cluster(topology)
     names = [node.name for node in cluster.nodes]
-    rows = audit(compile_cluster(cluster), names, read_reports(reports_dir, cluster.name, set(names)))
+    reports, unreadable, problems = read_reports(reports_dir, cluster.name, set(names))
+    rows = audit(compile_cluster(cluster), names, reports, unreadable)
     click.echo(FORMATTERS[output_format](rows), nl=False)
+    if problems:  # after the table: one bad report hides no other node
+        raise InputError(problems)
     if not all(row.healthy for row in rows):
         raise DriftError(f"{reports_dir}: {sum(not row.healthy for row in rows)} node(s) do not hold what {topology} says")
 

@@ -15,6 +15,7 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -23,11 +24,26 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import event
+from hypothesis import HealthCheck, event, seed, settings
 from hypothesis import strategies as st
 
 from generator.semantic import sql_statements
 from tests.helpers import LOCATED_LINE, all_topologies, run_cli
+
+FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
+settings.register_profile(
+    "harborgen",
+    max_examples=int(os.environ.get("HARBORGEN_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+    print_blob=True,
+)
+
+
+def hostile_property(test):
+    """A property test: a fixed seed and 150 examples in `make test`, fresh seeds and many more in `make fuzz`."""
+    test = settings(settings.get_profile("harborgen"))(test)
+    return test if FUZZING else seed(20261128)(test)
 
 HOSTILE_TEXT = [
     "", " ", "a b", "x;y", "x ;y", "a'b", 'a"b', "a\\b", "$HOME", "${x}", "$(reboot)", "`id`", "#c", "a#b",

@@ -12,26 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.helpers import LOCATED_LINE, ROOT, require_tool, run_cli
-from tests.hostile import check_create_database, check_render, hostile_topologies, plausible_topologies
+from tests.hostile import check_create_database, check_render, hostile_property, hostile_topologies, plausible_topologies
 
-FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ
-settings.register_profile(
-    "harborgen",
-    max_examples=int(os.environ.get("HARBORGEN_FUZZ_EXAMPLES", "150")),
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-    print_blob=True,
-)
 TOPOLOGY = ROOT / "topology.yaml"
-
-
-def _property(test):
-    test = settings(settings.get_profile("harborgen"))(test)
-    return test if FUZZING else seed(20261128)(test)
+_property = hostile_property
 
 
 @pytest.fixture(scope="module", autouse=True)

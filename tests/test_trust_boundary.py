@@ -1,0 +1,137 @@
+"""Input from someone other than the operator at the keyboard: a node's report, a pull request,
+the secrets file's owner. Each ends in a clean refusal that names the path, or in correct
+output; never a traceback (exit 70), a hang, raw terminal escapes or a secret on screen.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from generator.bundle import MANIFEST, sha256
+from tests.helpers import ROOT, compiled, run_cli, run_harborgen
+from tests.hostile import hostile_property
+
+TOPOLOGY = ROOT / "topology.yaml"
+NODES = ("admin", "mysql", "nginx", "node0", "node1")
+# What a terminal or a markdown renderer would act on: C0 and C1 controls, DEL, lone surrogates.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _digests() -> dict[str, str]:
+    _, tree = compiled(TOPOLOGY)
+    return {node: sha256(tree[f"{node}/{MANIFEST}"].content) for node in NODES}
+
+
+def _report(node: str, drift: list[dict] | None = None) -> dict:
+    digest = _digests()[node]
+    return {"cluster": "harbor-ceph", "node": node, "bundle": digest, "applied": digest,
+            "mounted": node in ("admin", "node0", "node1") or None, "drift": drift or []}
+
+
+def _reports(directory: Path, **special: str | bytes) -> Path:
+    """A report for every node, as apply.sh writes them, but SPECIAL's nodes: the given file text."""
+    directory.mkdir(exist_ok=True)
+    for node in NODES:
+        content = special.get(node, json.dumps(_report(node)))
+        (directory / f"{node}.json").write_bytes(content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content)
+    return directory
+
+
+def _audit(directory: Path, *options: str) -> tuple[int, str, str]:
+    return run_cli("audit", str(TOPOLOGY), "--reports", str(directory), *options)
+
+
+def test_escape_sequences_in_a_report_never_reach_the_terminal(tmp_path):
+    fake = "\x1b[1A\x1b[2K5 of 5 nodes hold what Git says\r"
+    drift = [{"path": fake, "kind": "content changed\x1b]0;owned\x07"}]
+    code, stdout, _ = _audit(_reports(tmp_path / "r", node0=json.dumps(_report("node0", drift))))
+    assert code == 1
+    assert not RAW_CONTROL.search(stdout), repr(stdout)
+    assert "\\x1b[1A" in stdout and "1 of 5" not in stdout and "4 of 5 nodes hold what Git says; look at: node0" in stdout
+
+
+def test_html_in_a_report_cannot_close_the_markdown_details(tmp_path):
+    drift = [{"path": "/etc/x", "kind": "</details><!-- hide the rest | | <script>alert(1)</script>"}]
+    code, stdout, _ = _audit(_reports(tmp_path / "r", node0=json.dumps(_report("node0", drift))), "--format", "markdown")
+    assert code == 1
+    assert stdout.count("</details>") == 1 and "<!--" not in stdout and "<script>" not in stdout
+    assert "&lt;/details&gt;&lt;!--" in stdout
+
+
+@pytest.mark.parametrize("case", ["deep", "surrogate", "huge", "padded", "binary"])
+def test_a_malformed_report_is_one_unreadable_row_and_the_others_still_show(tmp_path, case):
+    content = {
+        "deep": "[" * 200_000 + "]" * 200_000,
+        "surrogate": json.dumps(_report("node0", [{"path": "/etc/\ud800", "kind": "content changed"}])),
+        "huge": json.dumps(_report("node0", [{"path": "x" * (2 << 20), "kind": "content changed"}])),
+        "padded": json.dumps(_report("node0")) + " " * (2 << 20),  # valid in its first MiB: once accepted
+        "binary": b"\xff\xfe{}",
+    }[case]
+    code, stdout, stderr = _audit(_reports(tmp_path / "r", node0=content))
+    assert "internal error" not in stderr and code != 70
+    if case == "surrogate":  # readable: the path is shown escaped
+        assert code == 1 and "\\ud800" in stdout and not RAW_CONTROL.search(stdout)
+        return
+    assert code == 2, (stdout, stderr)
+    assert re.search(r"^node0 .* unreadable report", stdout, re.M), stdout
+    for node in ("admin", "mysql", "nginx", "node1"):
+        assert re.search(rf"^{node} .* up to date", stdout, re.M), stdout
+    assert f"{tmp_path / 'r' / 'node0.json'}:1:1:" in stderr
+
+
+def test_a_link_or_a_fifo_in_the_reports_directory_is_refused_without_reading_it(tmp_path):
+    secret = tmp_path / "elsewhere.json"
+    secret.write_text(json.dumps("root-password-H0rse"))
+    reports = _reports(tmp_path / "r")
+    (reports / "node0.json").unlink()
+    (reports / "node0.json").symlink_to(secret)
+    (reports / "node1.json").unlink()
+    os.mkfifo(reports / "node1.json")
+    result = run_harborgen("audit", str(TOPOLOGY), "--reports", str(reports))  # a FIFO must not hang it
+    assert result.returncode == 2, result.stderr
+    assert "root-password-H0rse" not in result.stdout + result.stderr
+    assert "a symbolic link: reports are read from regular files only" in result.stderr
+    assert "a FIFO, not a regular file" in result.stderr
+    assert re.search(r"^node1 .* unreadable report", result.stdout, re.M)
+
+
+def test_a_schema_error_never_quotes_what_the_report_holds(tmp_path):
+    leaked = json.dumps({**_report("node0"), "mounted": "root-password-H0rse"})
+    code, stdout, stderr = _audit(_reports(tmp_path / "r", node0=leaked))
+    assert code == 2 and "mounted fails the schema's 'type' rule" in stderr
+    assert "root-password-H0rse" not in stdout + stderr
+
+
+@hostile_property
+@given(path=st.text(max_size=40), kind=st.text(max_size=40), fmt=st.sampled_from(["text", "markdown"]))
+def test_any_strings_in_a_report_end_cleanly_and_print_escaped(tmp_path_factory, path, kind, fmt):
+    directory = tmp_path_factory.mktemp("reports")
+    drift = [{"path": path, "kind": kind}]
+    code, stdout, stderr = _audit(_reports(directory, node0=json.dumps(_report("node0", drift))), "--format", fmt)
+    assert code in (0, 1, 2), stderr
+    assert not RAW_CONTROL.search(stdout + stderr), repr(stdout + stderr)
+    if fmt == "markdown":
+        assert stdout.count("<details>") <= 1 and stdout.count("</details>") <= 1
+
+
+def test_check_diff_says_a_secret_bearing_file_differs_and_never_what_it_holds(tmp_path, token_pair):
+    from tests.helpers import secrets_for, write_secrets_file
+
+    values = secrets_for(TOPOLOGY, token_pair, harbor_admin_password="Adm1n-Pl4nted-Secret")
+    secrets = write_secrets_file(tmp_path / "s.yaml", values)
+    out = tmp_path / "shipping"
+    assert run_harborgen("materialize", str(TOPOLOGY), "--secrets", str(secrets), "--out", str(out)).returncode == 0
+    result = run_harborgen("check", str(TOPOLOGY), "--out", str(out), "--diff")
+    assert result.returncode == 1
+    assert "node0/harbor/harbor.cfg: differs, and holds a secret: not shown" in result.stderr
+    for name, value in values.items():
+        for line in value.splitlines():
+            if len(line) >= 8:
+                assert line not in result.stdout + result.stderr, f"{name} shown"
