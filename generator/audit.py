@@ -24,6 +24,7 @@ from .bundle import MANIFEST, Tree, sha256
 from .errors import Diagnostic
 from .loader import MAX_DOCUMENT_BYTES, NotARegularFile, read_bounded
 from .resources import SCHEMA_FILE
+from .untrusted import markdown_text, shown
 
 REPORT_SCHEMA = SCHEMA_FILE.parent / "check-report.schema.json"
 
@@ -138,21 +139,6 @@ def _report_problem(report: Any, cluster: str, nodes: set[str], seen: dict[str, 
     if report["node"] in seen:
         return f"a second report of node {report['node']!r}"
     return None
-
-
-def shown(text: str) -> str:
-    """TEXT for a terminal: control characters, lone surrogates and other unprintables as escapes."""
-    return "".join(char if char.isprintable() else char.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for char in text)
-
-
-MARKDOWN_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;", "`": "&#96;", "*": "&#42;", "_": "&#95;",
-                    "[": "&#91;", "]": "&#93;", "\\": "&#92;"}
-
-
-def markdown_text(text: str) -> str:
-    """TEXT inside a markdown table or list: no HTML, no markup, one line."""
-    return "".join(MARKDOWN_SPECIAL.get(char, char) for char in shown(text))
 
 
 def audit(tree: Tree, nodes: list[str], reports: dict[str, dict[str, Any]], unreadable: dict[str, str] | None = None) -> list[Row]:

@@ -113,12 +113,14 @@ def diff_command(base: str, new: str, output_format: str, unfold: bool, exit_cod
     base_raw, new_raw = read_topology(base), read_topology(new)
     base_checked = load_checked_text(base_raw, base)
     base_side = (base_checked.cluster, compile_cluster(base_checked.cluster))
+    new_checked = base_checked
     if new_raw == base_raw:  # the same document: one compile, and nothing to tell
         new_side = base_side
     else:
         new_checked = load_checked_text(new_raw, new)
         new_side = (new_checked.cluster, compile_cluster(new_checked.cluster))
-    report = diff_trees(base, base_side, new, new_side)
+    accepts = tuple(checked.document.get("lint", {}).get("accept", []) for checked in (base_checked, new_checked))
+    report = diff_trees(base, base_side, new, new_side, accepts)
     if output_format == "text":
         click.echo(FORMATTERS["text"](report, unfold=unfold, color=sys.stdout.isatty()), nl=False)
     else:

@@ -251,6 +251,54 @@ def secret_names_are_not_reserved(document: Document, located: Located) -> Itera
             )
 
 
+def each_rule_is_accepted_once(document: Document, located: Located) -> Iterator[Diagnostic]:
+    first: dict[str, int] = {}
+    for index, entry in enumerate(document.get("lint", {}).get("accept", [])):
+        rule = entry["rule"]
+        if rule in first:
+            line = located.position(("lint", "accept", first[rule], "rule"))[0]
+            yield located.diagnostic(
+                ("lint", "accept", index, "rule"),
+                f"{rule} is accepted a second time (first at line {line}): one entry per rule, with one reason (merge the two)",
+            )
+        first.setdefault(rule, index)
+
+
+# Trees nothing of Harbor's may be in or over: the system's own programs, libraries, state.
+SYSTEM_TREES = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys",
+                "/usr", "/var/lib/docker", "/var/lib/containerd", "/var/lib/dpkg", "/var/lib/apt", "/var/lib/systemd",
+                "/var/run", "/var/cache", "/var/spool")
+# Directories that hold others': Harbor's may be inside them, never one of them.
+SYSTEM_DIRECTORIES = ("/", "/home", "/root", "/tmp", "/var", "/var/lib", "/var/log", "/var/tmp", "/opt", "/srv", "/mnt", "/media")
+
+
+def _system_directory(path: str) -> str | None:
+    """Why PATH is a system directory, or None."""
+    normal = "/" + "/".join(part for part in path.split("/") if part and part != ".")
+    for tree in SYSTEM_TREES:
+        if normal == tree or normal.startswith(tree + "/"):
+            return f"inside {tree}, which belongs to the system"
+    if normal in SYSTEM_DIRECTORIES:
+        return f"{normal} itself, a directory of the system that holds others'"
+    return None
+
+
+def harbor_paths_are_not_system_directories(document: Document, located: Located) -> Iterator[Diagnostic]:
+    harbor, cephfs = document["harbor"], document["cephfs"]
+    checks = [(("harbor", "installer_dir"), harbor["installer_dir"], "where the installer is laid over")]
+    if _is_harbor2(document):
+        volume = harbor["data_volume"]
+        checks += [(("harbor", "data_volume"), volume, "Harbor's data directory")]
+        checks += [(("harbor", "data_volume"), f"{volume}/{name}", "where every Harbor node mounts CephFS") for name in ("registry", "job_logs")]
+    else:
+        checks += [(("cephfs", "harbor_dir"), f"{cephfs['mount_point']}/{cephfs['harbor_dir']}", "where every Harbor node mounts CephFS")]
+    for path, value, what in checks:
+        why = _system_directory(value)
+        if why:
+            yield located.diagnostic(path, f"makes {value} {what}: that is {why} (expected a directory of Harbor's own, such as /mnt/cephfs/harbor or /data)")
+            return
+
+
 def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
     """(path, name) of every {secret: name} in a document."""
     if isinstance(value, dict):
@@ -278,6 +326,8 @@ RULES: tuple[Rule, ...] = (
     redis_is_one_endpoint,
     redis_cluster_is_refused,
     redis_indexes_are_distinct,
+    each_rule_is_accepted_once,
+    harbor_paths_are_not_system_directories,
 )
 
 

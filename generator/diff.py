@@ -138,16 +138,22 @@ class Report:
     files: list[FileDiff] = field(default_factory=list)
     plan: list[Step] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # what changes CI's checks, not a machine: lint.accept
 
     @property
     def empty(self) -> bool:
-        return not (self.topology or self.added or self.removed or self.changes)
+        return not (self.topology or self.added or self.removed or self.changes or self.review)
 
 
-def diff_trees(base_name: str, base: tuple[Cluster, Tree], new_name: str, new: tuple[Cluster, Tree]) -> Report:
+Accepts = list[dict[str, str]]
+
+
+def diff_trees(base_name: str, base: tuple[Cluster, Tree], new_name: str, new: tuple[Cluster, Tree],
+               accepts: tuple[Accepts, Accepts] = ([], [])) -> Report:
     (old_cluster, old_tree), (new_cluster, new_tree) = base, new
     report = Report(base_name, new_name)
     report.topology = topology_changes(old_cluster, new_cluster)
+    report.review = accept_changes(*accepts)
     old_bundles, new_bundles = _bundles(old_tree), _bundles(new_tree)
     report.added = {node: sorted(new_bundles[node]) for node in sorted(new_bundles.keys() - old_bundles.keys())}
     report.removed = {node: sorted(old_bundles[node]) for node in sorted(old_bundles.keys() - new_bundles.keys())}
@@ -185,6 +191,22 @@ def _bundle_changes(old: dict[str, str], new: dict[str, str]):
             lines = tuple(unified(old[path], new[path], path)) if kind == "text" else ()
             for detail in details:
                 yield path, kind, detail, lines
+
+
+def accept_changes(old: Accepts, new: Accepts) -> list[str]:
+    """lint.accept entries added, removed or given another reason: each silences or unsilences a
+    finding in CI, so a reviewer must see it though no bundle changes."""
+    before = {entry["rule"]: entry["reason"] for entry in old}
+    after = {entry["rule"]: entry["reason"] for entry in new}
+    lines = []
+    for rule in sorted(before.keys() | after.keys()):
+        if rule not in before:
+            lines.append(f"lint.accept: {rule} now accepted (silenced in CI): {after[rule]!r}")
+        elif rule not in after:
+            lines.append(f"lint.accept: {rule} no longer accepted: lint reports it again")
+        elif before[rule] != after[rule]:
+            lines.append(f"lint.accept: {rule} reason {before[rule]!r} → {after[rule]!r}")
+    return lines
 
 
 def topology_changes(old: Cluster, new: Cluster) -> list[str]:

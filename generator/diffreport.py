@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 
 from .diff import CLUSTER, Report, Step
+from .untrusted import markdown_text, shown
 
 
 def _nodes(nodes: tuple[str, ...]) -> str:
@@ -32,6 +33,8 @@ def as_text(report: Report, *, unfold: bool = False, color: bool = False) -> str
     out = [head(f"{report.base} → {report.new}")]
     if report.topology:
         out += ["", head("Topology")] + [f"  {line}" for line in report.topology]
+    if report.review:
+        out += ["", head("Review")] + [f"  ! {shown(line)}" for line in report.review]
     for node, files in report.added.items():
         out.append(f"  + bundle {node}/: {len(files)} files: {', '.join(files)}")
     for node, files in report.removed.items():
@@ -57,6 +60,8 @@ def as_markdown(report: Report) -> str:
     out = [f"### harborgen diff: `{report.base}` → `{report.new}`", ""]
     if report.topology:
         out += [f"- {line}" for line in report.topology] + [""]
+    if report.review:
+        out += [f"- ⚠️ {markdown_text(line)}" for line in report.review] + [""]
     out += ["| node | artifact | change |", "| --- | --- | --- |"]
     out += [f"| {node} | *(new bundle, {len(files)} files)* | added |" for node, files in report.added.items()]
     out += [f"| {node} | *(bundle)* | removed |" for node in report.removed]
@@ -105,6 +110,7 @@ def as_json(report: Report) -> str:
             for s in report.plan
         ],
         "warnings": report.warnings,
+        "review": report.review,
         "cluster_files": CLUSTER,
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

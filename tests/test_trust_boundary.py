@@ -135,3 +135,69 @@ def test_check_diff_says_a_secret_bearing_file_differs_and_never_what_it_holds(t
         for line in value.splitlines():
             if len(line) >= 8:
                 assert line not in result.stdout + result.stderr, f"{name} shown"
+
+
+# --- a pull request can hide nothing from its review --------------------------------------------
+
+def _repository(tmp_path: Path, text: str) -> tuple[Path, list[str]]:
+    import subprocess
+
+    repository = tmp_path / "repo"
+    repository.mkdir()
+    git = ["git", "-C", str(repository), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    (repository / "topology.yaml").write_text(text)
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "topology.yaml"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    return repository, git
+
+
+def test_a_work_tree_file_named_like_the_revision_cannot_become_the_base(tmp_path):
+    seed = TOPOLOGY.read_text()
+    repository, _ = _repository(tmp_path, seed)
+    changed = seed.replace("max_job_workers: 3", "max_job_workers: 9")
+    (repository / "topology.yaml").write_text(changed)
+    (repository / "main:topology.yaml").write_text(changed)  # what the pull request adds
+    result = run_harborgen("diff", "main:topology.yaml", "topology.yaml", "--exit-code", cwd=repository)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "names both a file in this directory and topology.yaml at Git revision main" in result.stderr
+    assert "no change" not in result.stdout
+    explicit = run_harborgen("diff", "./main:topology.yaml", "topology.yaml", cwd=repository)
+    assert explicit.returncode == 0 and "no change in any bundle" in explicit.stdout, explicit.stderr
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_a_new_lint_accept_entry_is_a_change_to_review(tmp_path, fmt):
+    seed = TOPOLOGY.read_text()
+    assert "lint:\n  accept:\n" in seed
+    new = tmp_path / "new.yaml"
+    new.write_text(seed.replace("lint:\n  accept:\n", "lint:\n  accept:\n    - rule: HG301\n      reason: \"<!-- trust me -->\"\n", 1))
+    code, stdout, stderr = run_cli("diff", str(TOPOLOGY), str(new), "--exit-code", "--format", fmt)
+    assert code == 1, stdout + stderr
+    assert "no change" not in stdout and "HG301 now accepted" in stdout
+    if fmt == "markdown":
+        assert "<!--" not in stdout
+    if fmt == "json":
+        from jsonschema import Draft202012Validator
+
+        from generator.resources import SCHEMA_FILE
+
+        report = json.loads(stdout)
+        Draft202012Validator(json.loads((SCHEMA_FILE.parent / "diff-report.schema.json").read_text())).validate(report)
+        assert report["review"] and not report["empty"]
+
+
+def test_a_revision_that_names_a_directory_or_a_huge_blob_is_refused_in_a_sentence(tmp_path):
+    import subprocess
+
+    repository, git = _repository(tmp_path, TOPOLOGY.read_text())
+    (repository / "sub").mkdir()
+    (repository / "sub/topology.yaml").write_text(TOPOLOGY.read_text())
+    with (repository / "huge.yaml").open("wb") as stream:  # sparse: 3 MiB of nothing
+        stream.truncate(3 << 20)
+    subprocess.run([*git, "add", "sub", "huge.yaml"], check=True)
+    subprocess.run([*git, "commit", "-qm", "more"], check=True)
+    tree = run_harborgen("diff", "HEAD:sub", "topology.yaml", cwd=repository)
+    assert tree.returncode == 2 and "HEAD:sub is a directory in Git, not a file" in tree.stderr, tree.stderr
+    huge = run_harborgen("diff", "HEAD:huge.yaml", "topology.yaml", cwd=repository)
+    assert huge.returncode == 2 and "is 3145728 bytes in Git (expected a topology of at most" in huge.stderr, huge.stderr
