@@ -192,10 +192,11 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     problems = secrets_file_problems(secrets_file)
     if problems:
         raise InputError(problems)
-    existing = read_secrets(secrets_file).values if secrets_file.exists() else {}
+    read = read_secrets(secrets_file) if secrets_file.exists() or secrets_file.is_symlink() else None
+    existing = read.values if read else {}
     added, impossible = generate_missing(needed, existing, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name)
     if added:
-        add_secrets(secrets_file, added, cluster.name)
+        add_secrets(secrets_file, added, cluster.name, read.raw if read else None)
     for name in sorted(added):
         click.echo(f"added {name}")
     click.echo(f"{secrets_file}: {len(added)} added, {len(existing)} kept as they were")

@@ -3,7 +3,10 @@
 Any YAML a tool writes is accepted (block scalars, either quoting style), read
 with the same loader as the topology and checked with the rules of
 generator/legality.py. Every command that reads or writes the file applies one
-policy: readable by its owner only, and outside Git unless Git ignores it.
+policy: a regular file of the user who runs harborgen, readable by its owner
+only (as ssh's StrictModes), and outside Git unless Git ignores it. Mode and
+owner are checked on the descriptor the bytes are then read from: a link swapped
+in between the check and the read cannot win.
 New values are appended; an existing file keeps every byte it had.
 """
 
@@ -20,7 +23,7 @@ from .conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
 from .errors import Diagnostic, InputError, OutputError
 from .formats import SHAPES
 from .legality import key_pair_problem, published_key_problem, value_problems
-from .loader import Located, load_file
+from .loader import MAX_DOCUMENT_BYTES, Located, load_text
 from .model import Cluster
 
 SECRETS_FILE_MODE = 0o600
@@ -32,6 +35,7 @@ class SecretValues:
 
     located: Located | None
     values: dict[str, str]
+    raw: bytes = b""  # the bytes the values were read from: what an append keeps
 
     def diagnostic(self, name: str, message: str) -> Diagnostic:
         if self.located is None:
@@ -40,7 +44,8 @@ class SecretValues:
 
 
 def read_secrets(path: Path) -> SecretValues:
-    located = load_file(path)
+    raw = _read_private(path)
+    located = load_text(raw, str(path))
     problems = []
     for name, value in located.data.items():
         if not SHAPES["secret-name"].check(name):
@@ -49,7 +54,45 @@ def read_secrets(path: Path) -> SecretValues:
             problems.append(located.diagnostic((name,), "is not a string (expected the secret's text; quote numbers and booleans)"))
     if problems:
         raise InputError(problems)
-    return SecretValues(located, dict(located.data))
+    return SecretValues(located, dict(located.data), raw)
+
+
+def _read_private(path: Path) -> bytes:
+    """The file's bytes, from the descriptor whose kind, owner and mode passed the policy."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise InputError([Diagnostic(str(path), 1, 1, "", f"cannot read the secrets file ({error.strerror})")]) from error
+    try:
+        problem = policy_problem(path, os.fstat(descriptor))
+        if problem:
+            raise InputError([problem])
+        chunks, remaining = [], MAX_DOCUMENT_BYTES + 1
+        while remaining > 0 and (chunk := os.read(descriptor, min(remaining, 1 << 20))):
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def policy_problem(path: Path, status: os.stat_result) -> Diagnostic | None:
+    """Why a secrets file with this status may not be trusted, or None."""
+    if not stat.S_ISREG(status.st_mode):
+        return Diagnostic(str(path), 1, 1, "", "the secrets file is not a regular file (expected a YAML file)")
+    if status.st_uid != os.geteuid():
+        return Diagnostic(
+            str(path), 1, 1, "",
+            f"the secrets file is owned by uid {status.st_uid}, not by you (uid {os.geteuid()}): its owner can change every "
+            f"secret harborgen installs (expected a file of your own: copy it, then 'chmod 600' the copy)",
+        )
+    mode = stat.S_IMODE(status.st_mode)
+    if mode & 0o077:
+        return Diagnostic(
+            str(path), 1, 1, "",
+            f"the secrets file has mode {mode:04o} (expected 0600: readable by its owner only; run 'chmod 600 {path}')",
+        )
+    return None
 
 
 def check_secrets(cluster: Cluster, needed: dict[str, frozenset[str]], secrets: SecretValues) -> list[Diagnostic]:
@@ -71,16 +114,6 @@ def check_secrets(cluster: Cluster, needed: dict[str, frozenset[str]], secrets: 
         if pair_problem:
             problems.append(secrets.diagnostic(TOKEN_CERTIFICATE, pair_problem))
     return problems
-
-
-def file_mode_problem(path: Path) -> Diagnostic | None:
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        return Diagnostic(
-            str(path), 1, 1, "",
-            f"the secrets file has mode {mode:04o} (expected 0600: readable by its owner only; run 'chmod 600 {path}')",
-        )
-    return None
 
 
 def git_work_tree(directory: Path) -> Path | None:
@@ -112,13 +145,9 @@ def git_exposure_problem(path: Path) -> Diagnostic | None:
 
 
 def secrets_file_problems(path: Path) -> list[Diagnostic]:
-    """The rules every command that reads or writes a secrets file applies: private, and out of Git."""
-    problems = [problem for problem in (git_exposure_problem(path),) if problem]
-    if path.exists():
-        mode_problem = file_mode_problem(path)
-        if mode_problem:
-            problems.append(mode_problem)
-    return problems
+    """The rules of the policy that hold before the file is opened: out of Git. (Kind, owner
+    and mode are checked by read_secrets, on the descriptor it reads.)"""
+    return [problem for problem in (git_exposure_problem(path),) if problem]
 
 
 def how_to_obtain(cluster: Cluster, name: str) -> str:
@@ -158,11 +187,11 @@ def secrets_file_text(values: dict[str, str], cluster_name: str | None = None) -
     return header + "".join(f"{name}: {quote(value)}\n" for name, value in sorted(values.items()))
 
 
-def add_secrets(path: Path, added: dict[str, str], cluster_name: str) -> None:
-    """Append the new values (an existing file keeps every byte it had), mode 0600."""
+def add_secrets(path: Path, added: dict[str, str], cluster_name: str, existing: bytes | None) -> None:
+    """Append the new values to EXISTING, the bytes read_secrets checked (the file keeps every
+    byte it had), mode 0600; a new file when EXISTING is None."""
     try:
-        if path.exists():
-            existing = path.read_bytes()
+        if existing is not None:
             separator = b"" if not existing or existing.endswith(b"\n") else b"\n"
             content = existing + separator + secrets_file_text(added).encode("utf-8")
         else:

@@ -201,3 +201,45 @@ def test_a_revision_that_names_a_directory_or_a_huge_blob_is_refused_in_a_senten
     assert tree.returncode == 2 and "HEAD:sub is a directory in Git, not a file" in tree.stderr, tree.stderr
     huge = run_harborgen("diff", "HEAD:huge.yaml", "topology.yaml", cwd=repository)
     assert huge.returncode == 2 and "is 3145728 bytes in Git (expected a topology of at most" in huge.stderr, huge.stderr
+
+
+# --- the secrets file: the policy holds for the bytes that are read -------------------------------
+
+def _secrets_file(tmp_path: Path, token_pair, **overrides: str) -> Path:
+    from tests.helpers import secrets_for, write_secrets_file
+
+    return write_secrets_file(tmp_path / "secrets.yaml", secrets_for(TOPOLOGY, token_pair, **overrides))
+
+
+def test_a_private_secrets_file_of_another_user_is_refused(tmp_path, token_pair):
+    if os.geteuid() != 0:
+        pytest.skip("chown to another user needs root")
+    secrets = _secrets_file(tmp_path, token_pair)
+    os.chown(secrets, 65534, 65534)  # nobody: 0600, and not ours
+    before = secrets.read_bytes()
+    for args in (("secrets", "check"), ("secrets", "generate")):
+        code, stdout, stderr = run_cli(*args, str(TOPOLOGY), "--secrets", str(secrets))
+        assert code == 2 and "owned by uid 65534, not by you" in stderr, (args, stdout, stderr)
+    assert secrets.read_bytes() == before
+
+
+def test_the_file_whose_mode_is_checked_is_the_file_that_is_read(tmp_path, token_pair, monkeypatch):
+    """A link swapped between the check and the read must not win: the check is on the descriptor read."""
+    (tmp_path / "private").mkdir()
+    private = _secrets_file(tmp_path / "private", token_pair)
+    exposed = tmp_path / "exposed.yaml"
+    exposed.write_text(private.read_text().replace("harbor_admin_password:", "harbor_admin_password: 'swapped'\nold_admin:"))
+    exposed.chmod(0o644)
+    link = tmp_path / "secrets.yaml"
+    link.symlink_to(private)
+    real_open = os.open
+
+    def swapping_open(path, *args, **kwargs):
+        if os.fspath(path) == str(link) and link.resolve() == private:
+            link.unlink()
+            link.symlink_to(exposed)  # the attacker's move, right before harborgen opens the file
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", swapping_open)
+    code, stdout, stderr = run_cli("secrets", "check", str(TOPOLOGY), "--secrets", str(link))
+    assert code == 2 and "has mode 0644" in stderr, (stdout, stderr)
