@@ -36,7 +36,7 @@ golden: $(STAMP)
 FUZZ_EXAMPLES ?= 20000
 fuzz: $(STAMP)
 	HARBORGEN_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p no:randomly --hypothesis-show-statistics \
-		tests/test_hostile_input.py -k hostile_topologies
+		tests/test_hostile_input.py tests/test_trust_boundary.py -k "hostile_topologies or any_"
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

@@ -82,8 +82,19 @@ drift() {
 }
 
 json_string() {
-    local text=${1//\\/\\\\}
+    local text=${1//\\/\\\\} escaped="" char index
     text=${text//\"/\\\"}
+    if [[ $text == *[[:cntrl:]]* ]]; then  # JSON allows no raw control character in a string
+        for (( index = 0; index < ${#text}; index++ )); do
+            char=${text:index:1}
+            if [[ $char == [[:cntrl:]] ]]; then
+                escaped+=$(printf '\\u%04x' "'$char")
+            else
+                escaped+=$char
+            fi
+        done
+        text=$escaped
+    fi
     printf '"%s"' "$text"
 }
 
@@ -119,6 +130,54 @@ is_secret_file() {
     return 1
 }
 
+# --- may root write here? -----------------------------------------------------------
+# Root never writes through a link, nor into a directory another user can change: a user who
+# owns any directory on the way to a target could swap a component for a link and send
+# root's write (a private key, a record) anywhere. So every existing component below the
+# root, from the top down, must be a real directory owned by root and writable by nobody
+# else; the target itself, a regular file or nothing. The RUNBOOK says what to do when
+# installer_dir lies in a user's home.
+
+# refuse_unsafe_target DESTINATION
+refuse_unsafe_target() {
+    local destination=$1 path=$root part owner mode parts index last
+    IFS=/ read -r -a parts <<< "${destination#"$root"/}"
+    last=$(( ${#parts[@]} - 1 ))
+    for index in "${!parts[@]}"; do
+        part=${parts[$index]}
+        [ -n "$part" ] || continue
+        path="$path/$part"
+        if [ -L "$path" ]; then
+            fail "will not write $destination: $path is a symbolic link (owner $(stat -c %U "$path")), and root never writes through one: replace it with the real directory or file"
+        fi
+        [ -e "$path" ] || return 0  # mkdir -p makes the rest, as root
+        if [ "$index" = "$last" ]; then
+            [ -f "$path" ] || fail "will not write $destination: it is $(kind_of "$path") where a regular file belongs: move it away"
+            return 0
+        fi
+        [ -d "$path" ] || fail "will not write $destination: $path is $(kind_of "$path"), not a directory"
+        owner=$(stat -c %u "$path")
+        mode=$(stat -c %a "$path")
+        if [ "$owner" != 0 ] || (( (8#$mode & 8#022) != 0 )); then
+            fail "will not write $destination: $path is owned by $(stat -c %U "$path") with mode $mode, so another user can change what lies under it: make it root's ('chown root: $path; chmod go-w $path') or choose a directory only root can change (RUNBOOK.md: where installer_dir may live)"
+        fi
+    done
+}
+
+kind_of() {
+    if [ -L "$1" ]; then echo "a symbolic link"
+    elif [ -d "$1" ]; then echo "a directory"
+    elif [ -p "$1" ]; then echo "a FIFO"
+    elif [ -S "$1" ]; then echo "a socket"
+    elif [ -b "$1" ] || [ -c "$1" ]; then echo "a device"
+    else echo "not a regular file"; fi
+}
+
+# replace_file TEMPORARY DESTINATION: TEMPORARY (beside DESTINATION) takes its place, never into a directory there.
+replace_file() {
+    mv -fT "$1" "$2"
+}
+
 if [ -n "$schema" ] && ! has_role database; then
     fail "--schema is for the database node; $node is ${roles[*]}"
 fi
@@ -126,6 +185,12 @@ fi
 # --- the bundle and its secrets pack ---------------------------------------------
 
 # --- the install record: what the last apply installed, after filling -------------------
+
+# The record is read, compared and replaced: a FIFO or a directory there would hang or
+# swallow that.
+if { [ -e "$record" ] || [ -L "$record" ]; } && { [ -L "$record" ] || [ ! -f "$record" ]; }; then
+    fail "the install record $record is $(kind_of "$record"): move it away, then apply again"
+fi
 
 declare -A installed=()
 if [ -f "$record" ]; then
@@ -166,6 +231,9 @@ check_pack() {
         fail "the secrets pack holds $relative, which is not a secret-bearing file of this bundle: a pack fills only those; make it again"
     done < <(find "$pack" -mindepth 1 -print0)
     [ -f "$pack/BUNDLE.sha256" ] || fail "$pack is not a secrets pack (no BUNDLE.sha256)"
+    for entry in ${secret_files[@]+"${secret_files[@]}"}; do
+        [ -f "$pack/files/$entry" ] || fail "the secrets pack $pack lacks files/$entry, a secret-bearing file of this bundle: make it again"
+    done
     expected="$bundle_digest  $cluster/$node/MANIFEST.sha256"
     named=$(head -c 1024 "$pack/BUNDLE.sha256")
     [ "$named" != "$expected" ] || return 0
@@ -200,6 +268,16 @@ for path in ${secret_files[@]+"${secret_files[@]}"}; do
     source_of "$path"
 done
 
+# Only now, with the bundle and the pack checked, does anything change: one apply at a time.
+if [ "$dry_run" = false ]; then
+    refuse_unsafe_target "$record"
+    mkdir -p "$(dirname "$record")"
+    # fd 9 holds the lock; every program apply.sh starts gets it closed (9>&-): a daemon it
+    # leaves running (ceph-fuse) would otherwise hold the lock for ever.
+    exec 9>> "$(dirname "$record")/.apply.lock"
+    flock -n 9 || fail "another apply.sh runs on this machine (it holds $(dirname "$record")/.apply.lock): wait for it to end"
+fi
+
 # --- installing files ---------------------------------------------------------
 
 # install_file BUNDLE_PATH DESTINATION: the (filled) bundle file at DESTINATION,
@@ -213,6 +291,7 @@ install_file() {
         check_file "$destination" "$mode"
         return
     fi
+    refuse_unsafe_target "$destination"
     recorded[$destination]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
     if [ -f "$destination" ] && cmp -s "$SOURCE" "$destination" && [ "$(stat -c %a "$destination")" = "${mode#0}" ]; then
         echo "unchanged: $destination"
@@ -223,28 +302,32 @@ install_file() {
         return
     fi
     mkdir -p "$(dirname "$destination")"
-    if [ -f "$destination" ] && [ ! -e "$destination.harborgen-orig" ]; then
+    if [ -f "$destination" ] && [ ! -e "$destination.harborgen-orig" ] && [ ! -L "$destination.harborgen-orig" ]; then
         cp -p "$destination" "$destination.harborgen-orig"
         echo "kept the replaced file as $destination.harborgen-orig"
     fi
     temporary=$(mktemp "$destination.harborgen.XXXXXX")
     cat "$SOURCE" > "$temporary"
     chmod "$mode" "$temporary"
-    mv -f "$temporary" "$destination"
+    replace_file "$temporary" "$destination"
     echo "wrote $destination (mode $mode)"
 }
 
 # What install-harbor.sh compares the key on CephFS with: the digest of the key this bundle installed.
 record_secretkey() {
     local record="$root/var/lib/harborgen/$cluster/secretkey.sha256" digest
+    [ "$dry_run" = true ] || refuse_unsafe_target "$record"
     digest=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
     if [ -f "$record" ] && [ "$(cat "$record")" = "$digest" ]; then
         echo "unchanged: $record"
     elif [ "$dry_run" = true ]; then
         echo "would write $record"
     else
+        local temporary
         mkdir -p "$(dirname "$record")"
-        printf '%s\n' "$digest" > "$record"
+        temporary=$(mktemp "$record.XXXXXX")
+        printf '%s\n' "$digest" > "$temporary"
+        replace_file "$temporary" "$record"
         echo "wrote $record"
     fi
 }
@@ -290,7 +373,7 @@ write_record() {
         echo "unchanged: $record"
         return
     fi
-    mv -f "$temporary" "$record"
+    replace_file "$temporary" "$record"
     echo "recorded what was installed in $record"
 }
 
@@ -305,7 +388,7 @@ install_harbor_node() {
     step "making docker.service wait for the CephFS mount"
     install_file systemd/docker.service.d/harborgen-cephfs.conf "$root/etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
     if [ -z "$root" ] && [ "$dry_run" = false ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-        systemctl daemon-reload
+        systemctl daemon-reload 9>&-
     fi
 
     step "mounting CephFS"
@@ -314,7 +397,7 @@ install_harbor_node() {
     else
         local mount_arguments=(--root "$root")
         [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
-        "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" \
+        "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" 9>&- \
             || fail "CephFS is not mounted on ${cephfs_mount_targets[*]}: Harbor must not start on this node (it would lose what it cannot see)"
     fi
 
@@ -359,9 +442,13 @@ install_shared_secretkey() {
 # check_mount: the fstab lines mount-cephfs.sh writes, and the mounts themselves.
 check_mount() {
     local line target
-    while IFS= read -r line; do
-        grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
-    done < <("$here/ceph/mount-cephfs.sh" --print-fstab-line)
+    if [ -e "$root/etc/fstab" ] && { [ ! -f "$root/etc/fstab" ] || [ -L "$root/etc/fstab" ]; }; then
+        drift "$root/etc/fstab" "not a regular file (a link, FIFO or directory): not read"
+    else
+        while IFS= read -r line; do
+            grep -qxF "$line" "$root/etc/fstab" 2>/dev/null || drift "$root/etc/fstab" "fstab line missing: $line"
+        done < <("$here/ceph/mount-cephfs.sh" --print-fstab-line)
+    fi
     mounted=true
     for target in "${cephfs_mount_targets[@]}"; do
         if ! mountpoint -q "$root$target"; then
@@ -378,21 +465,21 @@ set_up_database() {
         step "creating role $database_user and database $database_name, and their pg_hba.conf lines (PostgreSQL)"
         local arguments=()
         [ "$dry_run" = true ] && arguments+=(--dry-run)
-        "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf"
+        "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf" 9>&-
         return
     fi
     step "creating database $database_name and its user (mysql client, standard connection settings)"
     if [ "$dry_run" = true ]; then
         echo "would run database/create-database.sql through mysql"
     else
-        mysql < "$SOURCE"
+        mysql < "$SOURCE" 9>&-
     fi
     if [ -n "$schema" ]; then
         step "loading Harbor's schema from $schema (only into an empty database)"
         if [ "$dry_run" = true ]; then
             echo "would run: database/load-schema.sh $schema"
         else
-            "$here/database/load-schema.sh" "$schema"
+            "$here/database/load-schema.sh" "$schema" 9>&-
         fi
     fi
 }
@@ -417,7 +504,7 @@ start_load_balancer() {
     if [ "$dry_run" = true ]; then
         echo "would run: nginx/run-nginx.sh"
     else
-        "$here/nginx/run-nginx.sh"
+        "$here/nginx/run-nginx.sh" 9>&-
     fi
 }
 

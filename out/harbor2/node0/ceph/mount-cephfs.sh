@@ -66,8 +66,12 @@ fstab_line() {
 }
 
 ensure_fstab_line() {
-    local line target=$2
+    local line target=$2 temporary
     line=$(fstab_line "$1" "$2")
+    # A FIFO or a directory there would hang or swallow the write: refuse it by name.
+    if [ -e "$fstab" ] && { [ ! -f "$fstab" ] || [ -L "$fstab" ]; }; then
+        fail "$fstab is not a regular file (a link, FIFO or directory): fix it by hand before mounting"
+    fi
     if [ -f "$fstab" ] && grep -qxF "$line" "$fstab"; then
         echo "fstab already has: $line"
         return
@@ -79,12 +83,13 @@ ensure_fstab_line() {
     # Replace any older entry for the same mount point, keep everything else.
     mkdir -p "$(dirname "$fstab")"
     touch "$fstab"
+    temporary=$(mktemp "$fstab.harborgen.XXXXXX")
     {
         awk -v target="$target" '$2 != target' "$fstab"
         printf '%s\n' "$line"
-    } > "$fstab.harborgen"
-    chmod 0644 "$fstab.harborgen"
-    mv "$fstab.harborgen" "$fstab"
+    } > "$temporary"
+    chmod 0644 "$temporary"
+    mv -fT "$temporary" "$fstab"
     echo "fstab: $line"
 }
 
