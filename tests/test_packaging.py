@@ -27,7 +27,8 @@ def installed(tmp_path_factory) -> Path:
     source = directory / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", "build", "*.egg-info", ".hypothesis", ".pytest_cache", "__pycache__", "out", "golden"))
-    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(directory / "dist"), str(source)])
+    built = _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(directory / "dist"), str(source)])
+    (directory / "build.log").write_text(built.stdout + built.stderr)
     (wheel,) = (directory / "dist").glob("harborgen-*.whl")
     environment = directory / "venv"
     venv.EnvBuilder(with_pip=True).create(environment)
@@ -42,6 +43,14 @@ def test_the_wheel_carries_the_schema_and_every_template(installed):
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"generator/{path.relative_to(ROOT)}" for folder in ("schema", "templates") for path in (ROOT / folder).rglob("*") if path.is_file()}
     assert expected <= names, sorted(expected - names)
+
+
+def test_the_build_warns_of_nothing(installed):
+    """A deprecation with a date (the license table) or a folder of templates setuptools must
+    guess about shows here first, not in a newcomer's first make render."""
+    log = (installed.parents[2] / "build.log").read_text()
+    warnings = sorted({line.strip() for line in log.splitlines() if "Warning" in line})
+    assert not warnings, warnings
 
 
 def test_an_installed_wheel_renders_and_checks_the_seed_from_another_directory(installed, tmp_path):
