@@ -12,14 +12,26 @@ from __future__ import annotations
 
 import fnmatch
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
+from enum import IntEnum
 
 from .bundle import MANIFEST, Tree, split_bundles
 from .model import Cluster
 from .semantic import describe, unified
 
 CLUSTER = "(cluster)"
-DATABASE, CEPH, HARBOR, BALANCER = 0, 1, 2, 3
+
+
+class Phase(IntEnum):
+    """When a step runs in the plan: the database and Ceph first, the Harbor nodes one at a time, the balancer."""
+
+    DATABASE = 0
+    CEPH = 1
+    HARBOR = 2
+    BALANCER = 3
+
+
+DATABASE, CEPH, HARBOR, BALANCER = Phase  # short names for the rows of IMPACTS
 
 
 @dataclass(frozen=True)
@@ -45,10 +57,11 @@ class Impact:
 
     pattern: str  # glob on the path inside a bundle; rows of a KEYED file name a key after '#'
     step: str
+    _: KW_ONLY
     restarts_harbor: bool = False
     cluster_wide: bool = False  # the nodes disagree until every one has restarted
     remount: bool = False
-    phase: int = HARBOR  # when, in the plan: DATABASE and CEPH first, HARBOR nodes one at a time, BALANCER
+    phase: Phase = HARBOR
     role: str | None = None  # a row for one role only; scanning goes on past it
 
 
@@ -58,31 +71,31 @@ REINSTALL = "apply.sh, then install-harbor.sh"
 # The one table the plan comes from. For each change, every matching row of a role
 # the machine holds applies, up to and including the first row for any role.
 IMPACTS: tuple[Impact, ...] = (
-    Impact("harbor/common/templates/ui/private_key.pem", REINSTALL, True, True),
-    Impact("harbor/common/templates/registry/root.crt", REINSTALL, True, True),
-    Impact("harbor/common/templates/registry/config.yml", REINSTALL, True, True),
-    Impact("shared/secretkey", REINSTALL, True, True),
+    Impact("harbor/common/templates/ui/private_key.pem", REINSTALL, restarts_harbor=True, cluster_wide=True),
+    Impact("harbor/common/templates/registry/root.crt", REINSTALL, restarts_harbor=True, cluster_wide=True),
+    Impact("harbor/common/templates/registry/config.yml", REINSTALL, restarts_harbor=True, cluster_wide=True),
+    Impact("shared/secretkey", REINSTALL, restarts_harbor=True, cluster_wide=True),
     # Harbor 2.15: the pinned secrets and the seeded ones, the same on every node.
-    Impact("harbor/harborgen/pins/*", REINSTALL, True, True),
-    Impact("secret/*", REINSTALL, True, True),
+    Impact("harbor/harborgen/pins/*", REINSTALL, restarts_harbor=True, cluster_wide=True),
+    Impact("secret/*", REINSTALL, restarts_harbor=True, cluster_wide=True),
     # Settings of each node's own services (pool sizes, workers, log level): nodes may differ a while.
-    Impact("harbor/harbor.yml#external_database.harbor.max_*", REINSTALL, True),
-    Impact("harbor/harbor.yml#external_database.harbor.conn_max_*", REINSTALL, True),
-    Impact("harbor/harbor.yml#jobservice.max_job_workers", REINSTALL, True),
-    Impact("harbor/harbor.yml#log.*", REINSTALL, True),
-    Impact("harbor/harbor.yml*", REINSTALL, True, True),
-    Impact("harbor/*", REINSTALL, True),
+    Impact("harbor/harbor.yml#external_database.harbor.max_*", REINSTALL, restarts_harbor=True),
+    Impact("harbor/harbor.yml#external_database.harbor.conn_max_*", REINSTALL, restarts_harbor=True),
+    Impact("harbor/harbor.yml#jobservice.max_job_workers", REINSTALL, restarts_harbor=True),
+    Impact("harbor/harbor.yml#log.*", REINSTALL, restarts_harbor=True),
+    Impact("harbor/harbor.yml*", REINSTALL, restarts_harbor=True, cluster_wide=True),
+    Impact("harbor/*", REINSTALL, restarts_harbor=True),
     # install-harbor.sh alone reads it (prepare --with-trivy): the trivy adapter comes or goes there.
-    Impact("values.sh#with_trivy", REINSTALL, True),
+    Impact("values.sh#with_trivy", REINSTALL, restarts_harbor=True),
     Impact("values.sh#cephfs_client", "ceph/bootstrap-cephfs.sh (creates the client; add its key to the secrets)", phase=CEPH, role="ceph-admin"),
     Impact("values.sh#cephfs_subdirectories", "ceph/bootstrap-cephfs.sh (creates the directories the nodes mount)", phase=CEPH, role="ceph-admin"),
-    Impact("values.sh#cephfs_client", REMOUNT, True, remount=True, role="harbor"),
-    Impact("ceph/*.secret", REMOUNT, True, remount=True),
-    Impact("ceph/client.conf", REMOUNT, True, remount=True),
-    Impact("values.sh#cephfs_mount*", REMOUNT, True, remount=True),
-    Impact("values.sh#cephfs_secret_file", REMOUNT, True, remount=True),
-    Impact("values.sh#cephfs_conf_file", REMOUNT, True, remount=True),
-    Impact("values.sh#cephfs_fuse_options", REMOUNT, True, remount=True),
+    Impact("values.sh#cephfs_client", REMOUNT, restarts_harbor=True, remount=True, role="harbor"),
+    Impact("ceph/*.secret", REMOUNT, restarts_harbor=True, remount=True),
+    Impact("ceph/client.conf", REMOUNT, restarts_harbor=True, remount=True),
+    Impact("values.sh#cephfs_mount*", REMOUNT, restarts_harbor=True, remount=True),
+    Impact("values.sh#cephfs_secret_file", REMOUNT, restarts_harbor=True, remount=True),
+    Impact("values.sh#cephfs_conf_file", REMOUNT, restarts_harbor=True, remount=True),
+    Impact("values.sh#cephfs_fuse_options", REMOUNT, restarts_harbor=True, remount=True),
     Impact("values.sh#cephfs_data_*", "ceph/bootstrap-cephfs.sh", phase=CEPH),
     Impact("values.sh#cephfs_metadata_*", "ceph/bootstrap-cephfs.sh", phase=CEPH),
     Impact("values.sh#cephfs_mds_hosts", "ceph/bootstrap-cephfs.sh", phase=CEPH),
@@ -124,7 +137,7 @@ class Step:
     remount: bool
     new: bool = False
     removed: bool = False
-    phase: int = HARBOR
+    phase: Phase = HARBOR
 
 
 @dataclass
@@ -250,7 +263,7 @@ def plan(report: Report, old: Cluster, new: Cluster) -> tuple[list[Step], list[s
     return steps, warnings(report, steps, old, new)
 
 
-def _step(node: str, roles: tuple[str, ...], phase: int, impacts: list[Impact]) -> Step:
+def _step(node: str, roles: tuple[str, ...], phase: Phase, impacts: list[Impact]) -> Step:
     actions = list(dict.fromkeys(impact.step for impact in impacts))
     if any(impact.remount for impact in impacts):  # the remount sequence runs apply.sh and install-harbor.sh itself
         actions = [action for action in actions if "apply.sh" not in action or action == REMOUNT]
