@@ -307,6 +307,29 @@ def test_the_redis_node_gets_its_settings_and_the_database_node_a_dry_run(machin
     assert "would run" in dry.stdout and "pg_hba.conf" in dry.stdout
 
 
+@pytest.mark.parametrize("owner", ["redis", "nobody"])
+def test_the_redis_settings_go_into_debians_etc_redis_but_no_other_users_directory(machine2, owner):
+    """Debian's /etc/redis is redis:redis 2770: root may write there (mktemp, then a rename that
+    follows no link); a directory of any other user on the way is refused by name."""
+    import pwd
+
+    try:
+        user = pwd.getpwnam(owner)
+    except KeyError:
+        pytest.skip(f"no user {owner} here (Debian's redis-server package makes redis)")
+    directory = machine2.root / "etc/redis"
+    directory.mkdir(parents=True)
+    os.chown(directory, user.pw_uid, user.pw_gid)
+    directory.chmod(0o2770)
+    result = machine2.apply("redis")
+    if owner == "redis":
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (directory / "harborgen-harbor2.conf").is_file()
+    else:
+        assert result.returncode == 1 and f"{directory} is owned by nobody" in result.stderr, result.stderr
+        assert not (directory / "harborgen-harbor2.conf").exists()
+
+
 @pytest.mark.real_component
 def test_the_stock_compose_file_prepare_writes_from_our_harbor_yml_is_valid(harbor2_case, tmp_path):
     """harborgen changes nothing in 2.15's compose file: the real prepare writes it from harbor.yml. It must

@@ -138,9 +138,12 @@ is_secret_file() {
 # else; the target itself, a regular file or nothing. The RUNBOOK says what to do when
 # installer_dir lies in a user's home.
 
-# refuse_unsafe_target DESTINATION
+# refuse_unsafe_target DESTINATION [SERVICE_USER]
+# SERVICE_USER may own the directory that holds DESTINATION (Debian's /etc/redis is redis's,
+# mode 2770): its owner cannot send root's write elsewhere, since the file is made with mktemp
+# and renamed into place, which never follows a link. Every directory above stays root's.
 refuse_unsafe_target() {
-    local destination=$1 path=$root part owner mode parts index last
+    local destination=$1 service_user=${2:-} path=$root part owner mode parts index last
     IFS=/ read -r -a parts <<< "${destination#"$root"/}"
     last=$(( ${#parts[@]} - 1 ))
     for index in "${!parts[@]}"; do
@@ -158,6 +161,9 @@ refuse_unsafe_target() {
         [ -d "$path" ] || fail "will not write $destination: $path is $(kind_of "$path"), not a directory"
         owner=$(stat -c %u "$path")
         mode=$(stat -c %a "$path")
+        if [ -n "$service_user" ] && [ "$index" = $(( last - 1 )) ] && [ "$(stat -c %U "$path")" = "$service_user" ]; then
+            continue
+        fi
         if [ "$owner" != 0 ] || (( (8#$mode & 8#022) != 0 )); then
             fail "will not write $destination: $path is owned by $(stat -c %U "$path") with mode $mode, so another user can change what lies under it: make it root's ('chown root: $path; chmod go-w $path') or choose a directory only root can change (RUNBOOK.md: where installer_dir may live)"
         fi
@@ -280,18 +286,19 @@ fi
 
 # --- installing files ---------------------------------------------------------
 
-# install_file BUNDLE_PATH DESTINATION: the (filled) bundle file at DESTINATION,
+# install_file BUNDLE_PATH DESTINATION [SERVICE_USER]: the (filled) bundle file at DESTINATION,
 # mode 0600 when it holds a secret, else 0644; the file it replaces is kept
-# once as DESTINATION.harborgen-orig.
+# once as DESTINATION.harborgen-orig (never a link's target: cp -P).
+# SERVICE_USER: see refuse_unsafe_target.
 install_file() {
-    local destination=$2 mode=0644 temporary
+    local destination=$2 service_user=${3:-} mode=0644 temporary
     is_secret_file "$1" && mode=0600
     source_of "$1"
     if [ "$checking" = true ]; then
         check_file "$destination" "$mode"
         return
     fi
-    refuse_unsafe_target "$destination"
+    refuse_unsafe_target "$destination" "$service_user"
     recorded[$destination]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
     if [ -f "$destination" ] && cmp -s "$SOURCE" "$destination" && [ "$(stat -c %a "$destination")" = "${mode#0}" ]; then
         echo "unchanged: $destination"
@@ -303,7 +310,7 @@ install_file() {
     fi
     mkdir -p "$(dirname "$destination")"
     if [ -f "$destination" ] && [ ! -e "$destination.harborgen-orig" ] && [ ! -L "$destination.harborgen-orig" ]; then
-        cp -p "$destination" "$destination.harborgen-orig"
+        cp -pP "$destination" "$destination.harborgen-orig"
         echo "kept the replaced file as $destination.harborgen-orig"
     fi
     temporary=$(mktemp "$destination.harborgen.XXXXXX")
@@ -488,10 +495,11 @@ redis_conf="/etc/redis/harborgen-$cluster.conf"  # what redis.conf includes (RUN
 
 install_redis_settings() {
     step "installing the Redis settings of the cluster"
-    install_file redis/harbor.conf "$root$redis_conf"
-    # redis-server reads its configuration as the redis user.
+    install_file redis/harbor.conf "$root$redis_conf" redis
+    # redis-server reads its configuration as the redis user. -h: the redis user owns the
+    # directory, and chown must not follow a link it could put there meanwhile.
     if [ "$checking" = false ] && [ "$dry_run" = false ] && [ -z "$root" ] && id redis >/dev/null 2>&1; then
-        chown redis: "$root$redis_conf"
+        chown -h redis: "$root$redis_conf"
     fi
 }
 

@@ -55,6 +55,9 @@ echo "role $database_user and database $database_name are set up"
 
 hba_file=$(psql_run -At -c 'SHOW hba_file') || fail "cannot ask the server where pg_hba.conf is"
 [ -f "$hba_file" ] || fail "$hba_file (the server's hba_file) is not a file here: run this on the database node"
+# The postgres user owns that directory: root reads, copies the owner of and replaces
+# pg_hba.conf only when it is the file itself, never a link put in its place.
+[ ! -L "$hba_file" ] || fail "$hba_file is a symbolic link: put the real pg_hba.conf there (root never writes through a link)"
 wanted=$(mktemp "$hba_file.harborgen.XXXXXX")
 trap 'rm -f "$wanted"' EXIT
 {
@@ -69,7 +72,7 @@ if cmp -s "$wanted" "$hba_file"; then
 fi
 chown --reference="$hba_file" "$wanted"
 chmod --reference="$hba_file" "$wanted"
-mv -f "$wanted" "$hba_file"
+mv -fT "$wanted" "$hba_file"
 psql_run -At -c 'SELECT pg_reload_conf()' >/dev/null
 rules=$(psql_run -At -c "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")
 [ "$rules" = 0 ] || fail "$hba_file has $rules line(s) the server cannot read: see SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL"
