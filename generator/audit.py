@@ -13,8 +13,8 @@ fails after showing it.
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -81,16 +81,13 @@ def _depth(text: str) -> int:
 
 def _read_report(path: Path) -> Any:
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        if os.path.islink(path):
-            raise NotAReport("a symbolic link: reports are read from regular files only, never through a link") from None
-        raise NotAReport(f"cannot be opened ({error.strerror})") from None
-    os.close(descriptor)
-    try:
-        raw = read_bounded(path, MAX_DOCUMENT_BYTES)
+        raw = read_bounded(path, MAX_DOCUMENT_BYTES, follow_links=False)
     except NotARegularFile as kind:
         raise NotAReport(f"{kind}, not a regular file") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise NotAReport("a symbolic link: reports are read from regular files only, never through a link") from None
+        raise NotAReport(f"cannot be opened ({error.strerror})") from None
     if len(raw) > MAX_DOCUMENT_BYTES:
         raise NotAReport(f"over {MAX_DOCUMENT_BYTES} bytes: a report is a few kilobytes")
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import stat
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,14 +90,22 @@ class NotARegularFile(Exception):
     """The path names a FIFO, a device, a directory or a socket: reading it could hang or never end."""
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
-    """At most limit + 1 bytes of a regular file: enough to refuse a larger one without reading it all."""
+def read_bounded(path: Path, limit: int, *, follow_links: bool = True,
+                 admit: Callable[[os.stat_result], None] | None = None) -> bytes:
+    """At most limit + 1 bytes of a regular file: enough to refuse a larger one without reading it all.
+
+    follow_links=False: a link is refused (OSError ELOOP). admit: called with the status of the
+    descriptor that is then read, to refuse it by raising: a check on the path could be raced.
+    """
     # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
-    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    descriptor = os.open(path, flags)
     try:
-        mode = os.fstat(descriptor).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotARegularFile(_file_kind(mode))
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotARegularFile(_file_kind(status.st_mode))
+        if admit is not None:
+            admit(status)
         chunks, remaining = [], limit + 1
         while remaining > 0:
             chunk = os.read(descriptor, min(remaining, 1 << 20))

@@ -19,8 +19,8 @@ def read_topology(spec: str) -> bytes:
     """The bytes of a topology named as a file, or as REF:PATH; refused when it names both."""
     path = Path(spec)
     on_disk = path.exists() or path.is_symlink()
-    revision = _is_revision(spec) and _git_object_type(spec) is not None
-    if on_disk and revision:
+    kind = _git_object_type(spec) if _is_revision(spec) else None
+    if on_disk and kind is not None:
         raise UsageError(
             f"{spec!r} names both a file in this directory and {spec.partition(':')[2]} at Git revision "
             f"{spec.partition(':')[0]}: refusing to guess (write ./{spec} for the file; rename or remove the file to read Git)"
@@ -29,7 +29,7 @@ def read_topology(spec: str) -> bytes:
         return _read_file(path, spec)
     if not _is_revision(spec):
         raise UsageError(f"{spec!r} is neither a file nor REF:PATH")
-    return _read_blob(spec)
+    return _read_blob(spec, kind)
 
 
 def _is_revision(spec: str) -> bool:
@@ -58,8 +58,8 @@ def _git_object_type(spec: str) -> str | None:
     return found.stdout.decode("ascii", errors="replace").strip() if found.returncode == 0 else None
 
 
-def _read_blob(spec: str) -> bytes:
-    kind = _git_object_type(spec)
+def _read_blob(spec: str, kind: str | None) -> bytes:
+    """The blob SPEC names; KIND is what `git cat-file -t` said of it (None: nothing)."""
     if kind is None:
         shown = _git(spec, "show", spec)  # for git's own sentence: which part does not exist
         message = shown.stderr.decode("utf-8", errors="replace").strip().splitlines()

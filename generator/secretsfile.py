@@ -23,7 +23,7 @@ from .conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
 from .errors import Diagnostic, InputError, OutputError
 from .formats import SHAPES
 from .legality import key_pair_problem, published_key_problem, value_problems
-from .loader import MAX_DOCUMENT_BYTES, Located, load_text
+from .loader import MAX_DOCUMENT_BYTES, Located, NotARegularFile, load_text, read_bounded
 from .model import Cluster
 
 SECRETS_FILE_MODE = 0o600
@@ -59,27 +59,27 @@ def read_secrets(path: Path) -> SecretValues:
 
 def _read_private(path: Path) -> bytes:
     """The file's bytes, from the descriptor whose kind, owner and mode passed the policy."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as error:
-        raise InputError([Diagnostic(str(path), 1, 1, "", f"cannot read the secrets file ({error.strerror})")]) from error
-    try:
-        problem = policy_problem(path, os.fstat(descriptor))
+    def admit(status: os.stat_result) -> None:
+        problem = policy_problem(path, status)
         if problem:
             raise InputError([problem])
-        chunks, remaining = [], MAX_DOCUMENT_BYTES + 1
-        while remaining > 0 and (chunk := os.read(descriptor, min(remaining, 1 << 20))):
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(descriptor)
+
+    try:
+        return read_bounded(path, MAX_DOCUMENT_BYTES, admit=admit)
+    except NotARegularFile:
+        raise InputError([_not_regular(path)]) from None
+    except OSError as error:
+        raise InputError([Diagnostic(str(path), 1, 1, "", f"cannot read the secrets file ({error.strerror})")]) from error
+
+
+def _not_regular(path: Path) -> Diagnostic:
+    return Diagnostic(str(path), 1, 1, "", "the secrets file is not a regular file (expected a YAML file)")
 
 
 def policy_problem(path: Path, status: os.stat_result) -> Diagnostic | None:
     """Why a secrets file with this status may not be trusted, or None."""
     if not stat.S_ISREG(status.st_mode):
-        return Diagnostic(str(path), 1, 1, "", "the secrets file is not a regular file (expected a YAML file)")
+        return _not_regular(path)
     if status.st_uid != os.geteuid():
         return Diagnostic(
             str(path), 1, 1, "",
