@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,32 @@ def make_packs(topology: Path, secrets: Path, out: Path) -> Path:
     result = run_harborgen("secrets", "pack", str(topology), "--secrets", str(secrets), "--out", str(out))
     assert result.returncode == 0, result.stderr
     return out
+
+
+def tree_state(directory: Path, transform: Callable[[bytes], bytes] = lambda content: content) -> dict[str, tuple[bytes, int, int, int]]:
+    """Every regular file under DIRECTORY (links left out): its bytes (through TRANSFORM), mode, owner, group."""
+    state = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            status = path.lstat()
+            state[str(path.relative_to(directory))] = (transform(path.read_bytes()), stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
+    return state
+
+
+def planted_needles(values: dict[str, str]) -> dict[str, bytes]:
+    """Each planted secret as it shows in a file it lands in: its longest line (a PEM's body line).
+    Values under 8 characters are left out: they would match by chance."""
+    return {name: max(value.strip().splitlines(), key=len).encode() for name, value in values.items() if len(value) >= 8}
+
+
+def files_holding(root: Path, needles: dict[str, bytes]) -> dict[Path, set[str]]:
+    """Every regular file under ROOT that holds one of NEEDLES, with the names of those it holds."""
+    holding = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            content = path.read_bytes()
+            names = {name for name, needle in needles.items() if needle in content}
+            if names:
+                holding[path] = names
+    return holding
+

@@ -12,55 +12,22 @@ from pathlib import Path
 import pytest
 
 from generator.writer import write_tree
-from tests.helpers import CEPHX_TEST_KEY, REFERENCE, ROOT, compiled, make_packs, secrets_for, write_secrets_file
-from tests.real_prepare import install_prepare1, machine1_command, require_prepare1
+from tests.harness.machine1 import INSTALLER, Machine
+from tests.helpers import (
+    CEPHX_TEST_KEY,
+    REFERENCE,
+    ROOT,
+    compiled,
+    files_holding,
+    make_packs,
+    planted_needles,
+    secrets_for,
+    tree_state,
+    write_secrets_file,
+)
 
 TOPOLOGY = ROOT / "topology.yaml"
 STUBS = Path(__file__).parent / "stubs"
-INSTALLER = "home/cephd/harbor/harbor"
-SECRETKEY_PATH = "/mnt/cephfs/harbor/data"  # harbor.cfg's secretkey_path, which the real prepare reads as is
-
-
-class Machine:
-    """One machine under a --root directory, with a stock installer and stand-in commands, that runs
-    the cluster's bundles and packs. install() runs the installer's own prepare: the real 1.1.2 program."""
-
-    def __init__(self, directory: Path, bundles: Path, packs: Path, values: dict[str, str]):
-        self.bundles, self.packs, self.values = bundles, packs, values
-        self.root, self.state = directory / "root", directory / "state"
-        self.installer = self.root / INSTALLER
-        self.installer.mkdir(parents=True)
-        (self.installer / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
-        (self.installer / "docker-compose.yml").write_text("version: '2'\n")
-        if REFERENCE.is_dir():
-            shutil.copytree(REFERENCE / "common" / "templates", self.installer / "common" / "templates")
-        self.state.mkdir()
-
-    def pack(self, node: str) -> str:
-        return str(self.packs / node)
-
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, "PATH": f"{STUBS}:{os.environ['PATH']}", "STUB_STATE": str(self.state),
-                "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
-
-    def apply(self, node: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["bash", str(self.bundles / node / "apply.sh"), "--root", str(self.root), *args],
-            capture_output=True, text=True, timeout=120, env=self._env(),
-        )
-
-    def install(self, node: str, *args: str) -> subprocess.CompletedProcess:
-        _, python = require_prepare1()
-        install_prepare1(self.installer)
-        script = ["bash", str(self.bundles / node / "install-harbor.sh"), "--root", str(self.root), *args]
-        return subprocess.run(
-            machine1_command(self.root, SECRETKEY_PATH, script, python, keep=(self.state, self.bundles)),
-            capture_output=True, text=True, timeout=120, env=self._env(), preexec_fn=lambda: os.umask(0o022),
-        )
-
-    def another(self, directory: Path) -> Machine:
-        """A second machine of the same cluster, with a root of its own."""
-        return Machine(directory, self.bundles, self.packs, self.values)
 
 
 @pytest.fixture
@@ -531,27 +498,7 @@ NODE_LOCAL_SECRETS = re.compile(rb"^(UI_SECRET|JOBSERVICE_SECRET)=.*$", re.M)
 
 def _config_state(installer: Path) -> dict[str, tuple[bytes, int, int, int]]:
     """common/config: bytes (prepare's per-run secrets masked), mode, owner and group of each file."""
-    config = installer / "common/config"
-    state = {}
-    for path in sorted(config.rglob("*")):
-        if path.is_file():
-            status = path.lstat()
-            masked = NODE_LOCAL_SECRETS.sub(rb"\1=<drawn by prepare>", path.read_bytes())
-            state[str(path.relative_to(config))] = (masked, stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
-    return state
-
-
-def _files_holding(root: Path, values: dict[str, str]) -> dict[Path, set[str]]:
-    """Every file under ROOT that holds a planted secret (its longest line: a PEM's body line)."""
-    needles = {name: max(value.strip().splitlines(), key=len).encode() for name, value in values.items() if len(value) >= 8}
-    holding = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            content = path.read_bytes()
-            names = {name for name, needle in needles.items() if needle in content}
-            if names:
-                holding[path] = names
-    return holding
+    return tree_state(installer / "common/config", lambda content: NODE_LOCAL_SECRETS.sub(rb"\1=<drawn by prepare>", content))
 
 
 @pytest.mark.real_component
@@ -572,7 +519,7 @@ def test_every_harbor_node_installs_twice_with_the_real_prepare(machine, tmp_pat
         calls = (host.state / "calls").read_text()
         assert calls.count("docker-compose up -d") == 2, calls
         assert not (host.installer / "common/config/db/env").exists()
-        for path, names in _files_holding(host.root, machine.values).items():
+        for path, names in files_holding(host.root, planted_needles(machine.values)).items():
             mode = stat.S_IMODE(path.lstat().st_mode)
             assert mode & 0o077 == 0, f"{node}: {path.relative_to(host.root)} holds {sorted(names)} and is readable by others"
         for path in SECRET_BEARING:

@@ -26,11 +26,14 @@ from tests.helpers import (
     REFERENCE2,
     ROOT,
     compiled,
+    files_holding,
     make_packs,
+    planted_needles,
     require_reference,
     require_tool,
     secrets_for,
     topologies_of,
+    tree_state,
     write_secrets_file,
 )
 from tests.real_prepare import container_environment, install_prepare2, require_prepare2, run_prepare2
@@ -360,16 +363,6 @@ def _listed_secret_bearing() -> set[str]:
     return {line.strip() for line in SECRET_BEARING_LIST.search(text).group(1).splitlines() if line.strip()}
 
 
-def _tree_state(directory: Path) -> dict[str, tuple[bytes, int, int, int]]:
-    """Every file under DIRECTORY: bytes, mode, owner, group."""
-    state = {}
-    for path in sorted(directory.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            status = path.lstat()
-            state[str(path.relative_to(directory))] = (path.read_bytes(), stat.S_IMODE(status.st_mode), status.st_uid, status.st_gid)
-    return state
-
-
 class InstalledCluster:
     """Every Harbor node of a 2.15 topology, each on a machine root of its own, after apply.sh and
     two runs of install-harbor.sh with the real 2.15.2 prepare."""
@@ -411,17 +404,17 @@ class InstalledCluster:
         """What the issue calls a node's install: common/config, docker-compose.yml, data_volume/secret."""
         installer = root / self.cluster.harbor.installer_dir.lstrip("/")
         secret = root / self.cluster.harbor.secret_dir.lstrip("/")
-        state = {f"common/config/{path}": value for path, value in _tree_state(installer / "common/config").items()}
-        state.update({f"secret/{path}": value for path, value in _tree_state(secret).items()})
+        state = {f"common/config/{path}": value for path, value in tree_state(installer / "common/config").items()}
+        state.update({f"secret/{path}": value for path, value in tree_state(secret).items()})
         compose = installer / "docker-compose.yml"
         if compose.is_file():
-            state["docker-compose.yml"] = _tree_state(installer)["docker-compose.yml"]
+            state["docker-compose.yml"] = tree_state(installer)["docker-compose.yml"]
         return state
 
     def needles(self) -> dict[str, bytes]:
-        """Each planted secret as it lands in a file: its longest line (a PEM's body line), and the
-        registry credential's bcrypt line as the pack holds it."""
-        found = {name: max(value.strip().splitlines(), key=len).encode() for name, value in self.values.items() if len(value) >= 8}
+        """Each planted secret as it lands in a file (planted_needles), and the registry
+        credential's bcrypt line as the pack holds it."""
+        found = planted_needles(self.values)
         passwd = (self.installer(self.cluster.harbor_nodes[0].name) / "harborgen/pins/registry.passwd").read_text()
         found["registry_credential_password|bcrypt"] = [line for line in passwd.splitlines() if not line.startswith("#")][0].encode()
         return found
@@ -473,13 +466,7 @@ def test_lock_down_lists_exactly_the_files_prepare_leaves_holding_a_secret(case,
     listed = _listed_secret_bearing()
     for node in cluster.roots:
         root, installer = cluster.roots[node], cluster.installer(node)
-        holding = {}
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and not path.is_symlink():
-                content = path.read_bytes()
-                names = {name for name, needle in needles.items() if needle in content}
-                if names:
-                    holding[path] = names
+        holding = files_holding(root, needles)
         for path, names in holding.items():
             mode = stat.S_IMODE(path.lstat().st_mode)
             assert mode & 0o077 == 0, f"{path.relative_to(root)} holds {sorted(names)} and is readable by others ({oct(mode)})"

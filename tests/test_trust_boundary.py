@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from generator.bundle import MANIFEST, sha256
+from tests.harness.machine1 import INSTALLER, Machine
 from tests.helpers import ROOT, compiled, run_cli, run_harborgen
 from tests.hostile import hostile_property
 
@@ -249,18 +250,18 @@ def test_the_file_whose_mode_is_checked_is_the_file_that_is_read(tmp_path, token
 
 @pytest.fixture(scope="module")
 def seed_cluster(tmp_path_factory, token_pair):
-    """The seed's bundles and packs, made once: each example gets a machine root of its own."""
+    """The seed's bundles and packs, made once, and a Machine for them: each example gets a root of its own."""
     from generator.writer import write_tree
     from tests.helpers import make_packs, secrets_for, write_secrets_file
 
     directory = tmp_path_factory.mktemp("seed")
     _, tree = compiled(TOPOLOGY)
     write_tree(tree, directory / "out" / "harbor-ceph")
-    secrets = write_secrets_file(directory / "secrets.yaml", secrets_for(TOPOLOGY, token_pair))
-    return directory / "out" / "harbor-ceph", make_packs(TOPOLOGY, secrets, directory / "packs")
+    values = secrets_for(TOPOLOGY, token_pair)
+    packs = make_packs(TOPOLOGY, write_secrets_file(directory / "secrets.yaml", values), directory / "packs")
+    return lambda machine_directory: Machine(machine_directory, directory / "out" / "harbor-ceph", packs, values)
 
 
-INSTALLER = "home/cephd/harbor/harbor"
 TARGETS = (  # what apply.sh writes on node0, from the top: each component is a place to plant something
     f"{INSTALLER}/common/templates/ui/private_key.pem",
     "etc/ceph/admin.secret",
@@ -294,34 +295,23 @@ def _plant(path: Path, kind: str, outside: Path) -> None:
             path.chmod(0o777)
 
 
-def _machine_env(state: Path) -> dict[str, str]:
-    stubs = Path(__file__).parent / "stubs"
-    return {**os.environ, "PATH": f"{stubs}:{os.environ['PATH']}", "STUB_STATE": str(state)}
-
-
 @hostile_property
 @given(target=st.sampled_from(TARGETS), depth=st.integers(min_value=0, max_value=8), kind=st.sampled_from(KINDS))
 def test_whatever_lies_on_the_way_to_a_target_apply_refuses_by_name_or_installs_correctly(seed_cluster, tmp_path_factory, target, depth, kind):
-    import subprocess
-
     if os.geteuid() != 0:
         pytest.skip("the machine's files are root's")
-    bundles, packs = seed_cluster
     scratch = tmp_path_factory.mktemp("machine")
-    root, state, outside = scratch / "root", scratch / "state", scratch / "outside"
-    for directory in (root / INSTALLER, state, outside):
-        directory.mkdir(parents=True)
+    machine = seed_cluster(scratch)
+    root, state, outside = machine.root, machine.state, scratch / "outside"
+    outside.mkdir()
     (outside / "victim").write_text("outside the root\n")
-    (root / INSTALLER / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
-    (root / INSTALLER / "docker-compose.yml").write_text("version: '2'\n")
     parts = Path(target).parts
     planted = root.joinpath(*parts[: min(depth, len(parts) - 1) + 1])
     if kind.endswith("directory") and kind.startswith(("foreign", "open")) and planted == root / target:
         kind = "directory"  # the target itself is a file: a directory there of any owner is refused alike
     _plant(planted, kind, outside)
     before = {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()}
-    result = subprocess.run(["bash", str(bundles / "node0/apply.sh"), "--root", str(root), "--secrets", str(packs / "node0")],
-                            capture_output=True, text=True, timeout=60, env=_machine_env(state))
+    result = machine.apply("node0", "--secrets", machine.pack("node0"))
     assert {p: p.read_bytes() for p in outside.rglob("*") if p.is_file()} == before, "a write landed outside the root"
     assert sorted(p.name for p in outside.iterdir()) == ["victim"], "a file was created outside the root"
     assert "Traceback" not in result.stderr
@@ -334,56 +324,45 @@ def test_whatever_lies_on_the_way_to_a_target_apply_refuses_by_name_or_installs_
     assert not (state / "calls").exists() or "docker" not in (state / "calls").read_text()
 
 
-def _seed_machine(tmp_path: Path) -> tuple[Path, Path]:
-    root, state = tmp_path / "root", tmp_path / "state"
-    for directory in (root / INSTALLER, state):
-        directory.mkdir(parents=True)
-    (root / INSTALLER / "harbor.cfg").write_text("hostname = reg.mydomain.com\n")
-    (root / INSTALLER / "docker-compose.yml").write_text("version: '2'\n")
-    return root, state
-
-
-def _apply(seed_cluster, root: Path, state: Path, *args: str):
-    import subprocess
-
-    bundles, packs = seed_cluster
-    return subprocess.run(["bash", str(bundles / "node0/apply.sh"), "--root", str(root), "--secrets", str(packs / "node0"), *args],
-                          capture_output=True, text=True, timeout=60, env=_machine_env(state))
+def _apply(machine, *args: str):
+    return machine.apply("node0", "--secrets", machine.pack("node0"), *args)
 
 
 def test_a_fifo_at_fstab_or_at_the_record_ends_check_and_apply_cleanly(seed_cluster, tmp_path):
-    root, state = _seed_machine(tmp_path)
-    assert _apply(seed_cluster, root, state).returncode == 0
+    machine = seed_cluster(tmp_path)
+    root = machine.root
+    assert _apply(machine).returncode == 0
     fstab = root / "etc/fstab"
     fstab.unlink()
     os.mkfifo(fstab)
-    check = _apply(seed_cluster, root, state, "--check")  # once, this hung for ever
+    check = _apply(machine, "--check")  # once, this hung for ever
     assert check.returncode == 1 and f"drift: {fstab}: not a regular file" in check.stdout, check.stdout + check.stderr
     record = root / "var/lib/harborgen/harbor-ceph/node0.installed"
     record.unlink()
     os.mkfifo(record)
-    applied = _apply(seed_cluster, root, state)
+    applied = _apply(machine)
     assert applied.returncode == 1 and f"the install record {record} is a FIFO" in applied.stderr, applied.stderr
 
 
 def test_two_applies_on_one_machine_never_run_at_once(seed_cluster, tmp_path):
     import fcntl
 
-    root, state = _seed_machine(tmp_path)
-    assert _apply(seed_cluster, root, state).returncode == 0
+    machine = seed_cluster(tmp_path)
+    root = machine.root
+    assert _apply(machine).returncode == 0
     lock = root / "var/lib/harborgen/harbor-ceph/.apply.lock"
     with lock.open("a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        second = _apply(seed_cluster, root, state)
+        second = _apply(machine)
     assert second.returncode == 1 and "another apply.sh runs on this machine" in second.stderr, second.stderr
-    assert _apply(seed_cluster, root, state).returncode == 0
+    assert _apply(machine).returncode == 0
 
 
 def test_check_json_stays_json_whatever_a_path_holds(seed_cluster, tmp_path):
     """A never-applied machine under a root whose name holds a tab and a control character:
     every drift path carries them, and the report must still be JSON that audit reads."""
-    root, state = _seed_machine(tmp_path / "weird\tname\x01\x1b[2K")
-    result = _apply(seed_cluster, root, state, "--check", "--format", "json")
+    machine = seed_cluster(tmp_path / "weird\tname\x01\x1b[2K")
+    result = _apply(machine, "--check", "--format", "json")
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert any("\t" in entry["path"] and "\x1b" in entry["path"] for entry in report["drift"]), report
@@ -398,10 +377,10 @@ PACK_KINDS = ("link-to-file", "link-to-directory", "fifo", "directory", "extra-f
 def test_whatever_a_pack_holds_apply_installs_it_or_refuses_by_name(seed_cluster, tmp_path_factory, index, depth, kind):
     import shutil
 
-    bundles, packs = seed_cluster
     scratch = tmp_path_factory.mktemp("pack")
+    machine = seed_cluster(scratch)
     pack = scratch / "pack"
-    shutil.copytree(packs / "node0", pack, symlinks=True)
+    shutil.copytree(machine.pack("node0"), pack, symlinks=True)
     entries = sorted(str(path.relative_to(pack)) for path in pack.rglob("*") if path.is_file())
     parts = Path(entries[index % len(entries)]).parts
     planted = pack.joinpath(*parts[: min(depth, len(parts) - 1) + 1])
@@ -413,19 +392,11 @@ def test_whatever_a_pack_holds_apply_installs_it_or_refuses_by_name(seed_cluster
         planted.write_text("[Service]\nExecStart=/bin/true\n")
     else:
         _plant(planted, kind, outside)
-    root, state = _seed_machine(scratch)
-    result = subprocess_apply(bundles, root, state, pack)
+    result = machine.apply("node0", "--secrets", str(pack))
     assert "Traceback" not in result.stderr
     assert result.returncode == 1, (kind, str(planted), result.stdout + result.stderr)
     assert str(planted.relative_to(pack)) in result.stderr or str(planted) in result.stderr, result.stderr
-    assert not (root / INSTALLER / "harbor.cfg").read_text().startswith("db_password"), "installed what the pack linked to"
-
-
-def subprocess_apply(bundles: Path, root: Path, state: Path, pack: Path):
-    import subprocess
-
-    return subprocess.run(["bash", str(bundles / "node0/apply.sh"), "--root", str(root), "--secrets", str(pack)],
-                          capture_output=True, text=True, timeout=60, env=_machine_env(state))
+    assert not (machine.installer / "harbor.cfg").read_text().startswith("db_password"), "installed what the pack linked to"
 
 
 REPORT_KINDS = ("valid", "link", "fifo", "directory", "huge", "truncated", "empty")
