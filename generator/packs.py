@@ -30,9 +30,13 @@ def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[st
     }
 
 
+def _manifest_name(cluster: str, node: str) -> str:
+    return f"{cluster}/{node}/{MANIFEST}"
+
+
 def digest_line(tree: Tree, cluster: str, node: str) -> str:
     """What a pack's BUNDLE.sha256 holds: which render of which node of which cluster it fills."""
-    return f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {cluster}/{node}/{MANIFEST}\n"
+    return f"{sha256(tree[f'{node}/{MANIFEST}'].content)}  {_manifest_name(cluster, node)}\n"
 
 
 def pack_of(cluster: str, node: str):
@@ -45,7 +49,7 @@ def pack_of(cluster: str, node: str):
             line = (read_regular(directory / PACK_DIGEST) or b"")[:1024].decode("ascii")
         except (OSError, UnicodeDecodeError):
             line = ""
-        ours = line.rstrip("\n").partition("  ")[2] == f"{cluster}/{node}/{MANIFEST}"
+        ours = line.rstrip("\n").partition("  ")[2] == _manifest_name(cluster, node)
         return lambda path: ours and (path == PACK_DIGEST or path.startswith(f"{PACK_FILES}/"))
 
     return owns

@@ -170,6 +170,11 @@ refuse_unsafe_target() {
     done
 }
 
+# not_a_file PATH: something is at PATH and it is not a regular file (a link, even a dangling one, counts).
+not_a_file() {
+    { [ -e "$1" ] || [ -L "$1" ]; } && { [ -L "$1" ] || [ ! -f "$1" ]; }
+}
+
 kind_of() {
     if [ -L "$1" ]; then echo "a symbolic link"
     elif [ -d "$1" ]; then echo "a directory"
@@ -194,7 +199,7 @@ fi
 
 # The record is read, compared and replaced: a FIFO or a directory there would hang or
 # swallow that.
-if { [ -e "$record" ] || [ -L "$record" ]; } && { [ -L "$record" ] || [ ! -f "$record" ]; }; then
+if not_a_file "$record"; then
     fail "the install record $record is $(kind_of "$record"): move it away, then apply again"
 fi
 
@@ -449,7 +454,7 @@ install_shared_secretkey() {
 # check_mount: the fstab lines mount-cephfs.sh writes, and the mounts themselves.
 check_mount() {
     local line target
-    if [ -e "$root/etc/fstab" ] && { [ ! -f "$root/etc/fstab" ] || [ -L "$root/etc/fstab" ]; }; then
+    if not_a_file "$root/etc/fstab"; then
         drift "$root/etc/fstab" "not a regular file (a link, FIFO or directory): not read"
     else
         while IFS= read -r line; do
