@@ -102,42 +102,51 @@ def test_the_template_key_reader_sees_commented_sections():
     assert "external_redis.no_such_key" not in stock
 
 
+class Machine2:
+    """A Harbor 2.15 machine under DIRECTORY/root: the installer's own make/prepare, which runs the
+    real 2.15.2 prepare program through the stand-in docker, and the cluster's bundles and packs."""
+
+    def __init__(self, directory: Path, bundles: Path, packs: Path, installer_dir: str):
+        require_prepare2()
+        self.bundles, self.packs = bundles, packs
+        self.root, self.state = directory / "root", directory / "state"
+        self.installer = self.root / installer_dir.lstrip("/")
+        self.installer.mkdir(parents=True)
+        install_prepare2(self.installer)
+        self.state.mkdir()
+        self.env = {**os.environ, **container_environment(self.root, self.state),
+                    "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
+
+    def run(self, node: str, script: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(self.bundles / node / script), "--root", str(self.root), *args],
+                              capture_output=True, text=True, timeout=300, env=self.env)
+
+    def apply(self, node: str, *args: str) -> subprocess.CompletedProcess:
+        return self.run(node, "apply.sh", "--secrets", str(self.packs / node), *args)
+
+    def install(self, node: str) -> subprocess.CompletedProcess:
+        return self.run(node, "install-harbor.sh")
+
+    def config(self) -> dict[str, bytes]:
+        config = self.installer / "common/config"
+        return {str(path.relative_to(config)): path.read_bytes() for path in sorted(config.rglob("*")) if path.is_file()}
+
+    def calls(self) -> list[str]:
+        """What the stand-in commands were asked to do, in order."""
+        calls = self.state / "calls"
+        return calls.read_text().splitlines() if calls.exists() else []
+
+
 @pytest.fixture
 def machine2(tmp_path, token_pair):
-    """The Harbor 2.15 example rendered, its packs, a machine root with the installer's own
-    make/prepare, which runs the real 2.15.2 prepare program through the stand-in docker."""
-    require_prepare2()
+    """The Harbor 2.15 example rendered, its packs, and one machine to run them on."""
     _, tree = compiled(HARBOR2_EXAMPLE)
     bundles = tmp_path / "out" / "harbor2"
     write_tree(tree, bundles)
-    root = tmp_path / "root"
-    installer = root / INSTALLER
-    installer.mkdir(parents=True)
-    install_prepare2(installer)
-    state = tmp_path / "state"
-    state.mkdir()
     values = secrets_for(HARBOR2_EXAMPLE, token_pair)
     packs = make_packs(HARBOR2_EXAMPLE, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
-    env = {**os.environ, **container_environment(root, state), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
-
-    class Machine:
-        def run(self, node: str, script: str, *args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(["bash", str(bundles / node / script), "--root", str(root), *args],
-                                  capture_output=True, text=True, timeout=300, env=env)
-
-        def apply(self, node: str, *args: str) -> subprocess.CompletedProcess:
-            return self.run(node, "apply.sh", "--secrets", str(packs / node), *args)
-
-        def install(self, node: str) -> subprocess.CompletedProcess:
-            return self.run(node, "install-harbor.sh")
-
-        def config(self) -> dict[str, bytes]:
-            config = installer / "common/config"
-            return {str(path.relative_to(config)): path.read_bytes() for path in sorted(config.rglob("*")) if path.is_file()}
-
-    machine = Machine()
-    machine.root, machine.installer, machine.values, machine.state, machine.bundles = root, installer, values, state, bundles
-    machine.env = env
+    machine = Machine2(tmp_path, bundles, packs, INSTALLER)
+    machine.values = values
     return machine
 
 
@@ -368,7 +377,6 @@ class InstalledCluster:
     two runs of install-harbor.sh with the real 2.15.2 prepare."""
 
     def __init__(self, topology: Path, directory: Path, token_pair):
-        require_prepare2()
         self.cluster = load_cluster(topology)
         name, tree = compiled(topology)
         bundles = directory / "out" / name
@@ -377,25 +385,13 @@ class InstalledCluster:
         packs = make_packs(topology, write_secrets_file(directory / "secrets.yaml", self.values), directory / "packs")
         self.roots, self.runs, self.first, self.second, self.calls = {}, {}, {}, {}, {}
         for node in self.cluster.harbor_nodes:
-            root, state = directory / "roots" / node.name, directory / "state" / node.name
-            installer = root / self.cluster.harbor.installer_dir.lstrip("/")
-            installer.mkdir(parents=True)
-            install_prepare2(installer)
-            state.mkdir(parents=True)
-            env = {**os.environ, **container_environment(root, state), "HARBORGEN_POLL_SECONDS": "0", "HARBORGEN_START_TIMEOUT": "1"}
-
-            def run(*command: str, root=root, env=env) -> subprocess.CompletedProcess:
-                return subprocess.run(["bash", *command, "--root", str(root)], capture_output=True, text=True, timeout=300, env=env)
-
-            bundle = bundles / node.name
-            self.runs[node.name] = [run(str(bundle / "apply.sh"), "--secrets", str(packs / node.name))]
-            self.runs[node.name].append(run(str(bundle / "install-harbor.sh")))
-            self.first[node.name] = self.installed(root)
-            self.runs[node.name].append(run(str(bundle / "install-harbor.sh")))
-            self.second[node.name] = self.installed(root)
-            self.roots[node.name] = root
-            calls = state / "calls"
-            self.calls[node.name] = calls.read_text().splitlines() if calls.exists() else []
+            machine = Machine2(directory / "machines" / node.name, bundles, packs, self.cluster.harbor.installer_dir)
+            self.runs[node.name] = [machine.apply(node.name), machine.install(node.name)]
+            self.first[node.name] = self.installed(machine.root)
+            self.runs[node.name].append(machine.install(node.name))
+            self.second[node.name] = self.installed(machine.root)
+            self.roots[node.name] = machine.root
+            self.calls[node.name] = machine.calls()
 
     def installer(self, node: str) -> Path:
         return self.roots[node] / self.cluster.harbor.installer_dir.lstrip("/")
