@@ -4,29 +4,14 @@ from __future__ import annotations
 
 import hashlib
 
-from .artifacts import Artifact, ArtifactRenderer, ceph, database, harbor, harbor2, nginx, postgresql, redis
-from .artifacts import cluster as cluster_files
-from .artifacts.apply import VALUES, render_apply_script, render_values
+from .artifacts import Artifact
+from .artifacts.catalogue import render_cluster_file, render_row
 from .errors import RenderError
 from .model import Cluster
+from .targets import target_of
 from .templating import Renderer
 
 MANIFEST = "MANIFEST.sha256"
-APPLY_SCRIPT = "apply.sh"
-
-ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
-    "harbor": harbor.ARTIFACTS + ceph.MOUNT_ARTIFACTS,
-    "ceph-admin": ceph.ADMIN_ARTIFACTS,
-    "load-balancer": nginx.ARTIFACTS,
-    "database": database.ARTIFACTS,
-}
-HARBOR2_ROLE_ARTIFACTS: dict[str, tuple[ArtifactRenderer, ...]] = {
-    "harbor": harbor2.ARTIFACTS + ceph.MOUNT_ARTIFACTS,
-    "ceph-admin": ceph.ADMIN_ARTIFACTS,
-    "load-balancer": nginx.ARTIFACTS,
-    "database": postgresql.ARTIFACTS,
-    "redis": redis.ARTIFACTS,
-}
 
 Tree = dict[str, Artifact]  # path relative to out/<cluster>/ -> file
 Bundles = dict[str, dict[str, Artifact]]  # node -> path inside its bundle -> file; "" holds the cluster's own files
@@ -35,23 +20,18 @@ CLUSTER_LEVEL = ""
 
 def render_cluster(cluster: Cluster, renderer: Renderer) -> Tree:
     """Every file of out/<cluster>/: the node bundles, each with its manifest, and the cluster manifest."""
+    target = target_of(cluster)
     bundles: Bundles = {}
-    role_artifacts = HARBOR2_ROLE_ARTIFACTS if cluster.is_harbor2 else ROLE_ARTIFACTS
-    cluster_artifacts = cluster_files.HARBOR2_ARTIFACTS if cluster.is_harbor2 else cluster_files.ARTIFACTS
     for node in cluster.nodes:
         bundle: dict[str, Artifact] = {}
-        for role in node.roles:
-            for render in role_artifacts[role]:
-                artifact = render(renderer, cluster, node)
-                if artifact is None:
-                    continue
-                if artifact.path in bundle:
-                    raise RenderError(f"{node.name}/{artifact.path}: rendered twice (by two roles of node {node.name})")
-                bundle[artifact.path] = artifact
-        bundle[APPLY_SCRIPT] = render_apply_script(renderer, cluster, node)
-        bundle[VALUES] = render_values(renderer, cluster, node, bundle)
+        for row in target.catalogue.rows_of(cluster, node):
+            artifact = render_row(renderer, cluster, node, row, bundle, target=target)
+            if artifact.path in bundle:
+                raise RenderError(f"{node.name}/{artifact.path}: rendered twice (by two rows of the artifact catalogue)")
+            bundle[artifact.path] = artifact
         bundles[node.name] = bundle
-    bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in (render(renderer, cluster) for render in cluster_artifacts)}
+    files = (render_cluster_file(renderer, cluster, file, target=target) for file in target.catalogue.cluster_files)
+    bundles[CLUSTER_LEVEL] = {artifact.path: artifact for artifact in files}
     return assemble(bundles)
 
 

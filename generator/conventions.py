@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-# Host ports Harbor 1.1.2's own nginx ("proxy" service) publishes on every Harbor node.
-HARBOR_PUBLISHED_PORTS = (80, 443, 4443)
-
-HARBOR_2 = "2.15"
-
 # Secrets harborgen itself needs beyond those the topology names.
 SECRETKEY = "harbor_secretkey"
 REGISTRY_HTTP_SECRET = "registry_http_secret"

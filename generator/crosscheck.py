@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .conventions import HARBOR_2, HARBOR_PUBLISHED_PORTS, cephx_secret_name, default_log_dir, generated_secret_names
+from .conventions import cephx_secret_name, default_log_dir, generated_secret_names
 from .errors import Diagnostic
 from .formats import split_http_url
 from .loader import Located
+from .targets import Feature, Target, target_for_version, versions_with
 
 Document = dict[str, Any]
 Rule = Callable[[Document, Located], Iterator[Diagnostic]]
@@ -24,8 +25,8 @@ def _nodes_with(document: Document, role: str) -> list[str]:
     return [name for name, node in document["nodes"].items() if role in node["roles"]]
 
 
-def _is_harbor2(document: Document) -> bool:
-    return document["harbor"]["version"] == HARBOR_2
+def _target(document: Document) -> Target:
+    return target_for_version(document["harbor"]["version"])
 
 
 def referenced_nodes_hold_their_role(document: Document, located: Located) -> Iterator[Diagnostic]:
@@ -123,12 +124,14 @@ def mds_entries_are_nodes(document: Document, located: Located) -> Iterator[Diag
 
 
 def log_dirs_are_per_node(document: Document, located: Located) -> Iterator[Diagnostic]:
-    if _is_harbor2(document):
+    target = _target(document)
+    if not target.has(Feature.LOGS_ON_CEPHFS):
         for name, node in document["nodes"].items():
             if "log_dir" in node:
                 yield located.diagnostic(
                     ("nodes", name, "log_dir"),
-                    "is for Harbor 1.1.2 nodes (expected no log_dir: Harbor 2.15 keeps each node's logs in its own /var/log/harbor)",
+                    f"is for Harbor {' or '.join(versions_with(Feature.LOGS_ON_CEPHFS))} nodes "
+                    f"(expected no log_dir: Harbor {target.version} keeps each node's logs in its own /var/log/harbor)",
                     of_key=True,
                 )
         return
@@ -157,7 +160,7 @@ def _overlaps(first: str, second: str) -> bool:
 
 def ldap_settings_match_auth_mode(document: Document, located: Located) -> Iterator[Diagnostic]:
     harbor = document["harbor"]
-    if _is_harbor2(document):
+    if not _target(document).has(Feature.SETTINGS_IN_CONFIG):
         return  # Harbor 2.x keeps authentication in its database, set in the UI
     ldap = harbor.get("ldap")
     if harbor["auth_mode"] == "ldap_auth" and ldap is None:
@@ -170,7 +173,7 @@ def ldap_settings_match_auth_mode(document: Document, located: Located) -> Itera
 def load_balancer_port_free_on_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
     balancer = document["load_balancer"]
     node = document["nodes"].get(balancer["node"])
-    published = (document["harbor"]["http_port"],) if _is_harbor2(document) else HARBOR_PUBLISHED_PORTS
+    published = _target(document).published_ports(document)
     if node and "harbor" in node["roles"] and balancer["listen"] in published:
         yield located.diagnostic(
             ("load_balancer", "listen"),
@@ -179,13 +182,15 @@ def load_balancer_port_free_on_harbor_node(document: Document, located: Located)
         )
 
 
-def redis_role_only_for_harbor2(document: Document, located: Located) -> Iterator[Diagnostic]:
-    if _is_harbor2(document):
+def redis_role_only_where_used(document: Document, located: Located) -> Iterator[Diagnostic]:
+    target = _target(document)
+    if target.has(Feature.REDIS):
         return
+    versions = " or ".join(f'"{version}"' for version in versions_with(Feature.REDIS))
     for name in _nodes_with(document, "redis"):
         yield located.diagnostic(
             ("nodes", name, "roles"),
-            f"node {name!r} holds the 'redis' role, which Harbor 1.1.2 does not use (expected harbor.version \"2.15\" for a cluster with Redis)",
+            f"node {name!r} holds the 'redis' role, which Harbor {target.version} does not use (expected harbor.version {versions} for a cluster with Redis)",
         )
 
 
@@ -286,7 +291,7 @@ def _system_directory(path: str) -> str | None:
 def harbor_paths_are_not_system_directories(document: Document, located: Located) -> Iterator[Diagnostic]:
     harbor, cephfs = document["harbor"], document["cephfs"]
     checks = [(("harbor", "installer_dir"), harbor["installer_dir"], "where the installer is laid over")]
-    if _is_harbor2(document):
+    if _target(document).has(Feature.DATA_VOLUME):
         volume = harbor["data_volume"]
         checks += [(("harbor", "data_volume"), volume, "Harbor's data directory")]
         checks += [(("harbor", "data_volume"), f"{volume}/{name}", "where every Harbor node mounts CephFS") for name in ("registry", "job_logs")]
@@ -322,7 +327,7 @@ RULES: tuple[Rule, ...] = (
     ldap_settings_match_auth_mode,
     load_balancer_port_free_on_harbor_node,
     secret_names_are_not_reserved,
-    redis_role_only_for_harbor2,
+    redis_role_only_where_used,
     redis_is_one_endpoint,
     redis_cluster_is_refused,
     redis_indexes_are_distinct,

@@ -6,8 +6,76 @@ import json
 import re
 from collections.abc import Callable
 
-from .diff import CLUSTER, Report, Step
+from .diff import CLUSTER, Change, Report, Step
+from .impacts import Action
+from .semantic import Delta
 from .untrusted import markdown_text, shown
+
+# What each action of the plan tells the operator to run.
+ACTION_TEXT = {
+    Action.APPLY: "apply.sh",
+    Action.RELOAD_SYSTEMD: "apply.sh (reloads systemd)",
+    Action.RUN_DATABASE_SQL: "apply.sh (runs create-database.sql)",
+    Action.REWRITE_HBA: "apply.sh (rewrites the Harbor lines of pg_hba.conf and reloads PostgreSQL)",
+    Action.RESTART_REDIS: "apply.sh, then restart Redis (every node's sessions and queued jobs wait)",
+    Action.REPLACE_BALANCER: "apply.sh (run-nginx.sh replaces the nginx container)",
+    Action.REINSTALL: "apply.sh, then install-harbor.sh",
+    Action.REMOUNT: "stop Harbor, unmount CephFS, apply.sh, then install-harbor.sh",
+    Action.BOOTSTRAP_CEPH: "ceph/bootstrap-cephfs.sh",
+    Action.CREATE_CEPH_CLIENT: "ceph/bootstrap-cephfs.sh (creates the client; add its key to the secrets)",
+    Action.CREATE_CEPH_DIRECTORIES: "ceph/bootstrap-cephfs.sh (creates the directories the nodes mount)",
+    Action.RETIRE: "stop Harbor there (docker-compose down) and retire the machine",
+}
+
+
+def code(text: str) -> str:
+    """Text as a Markdown code span, whatever backticks it holds (it reads well in a terminal too)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def _value(value: str) -> str:
+    return "(empty)" if value == "" else code(value)
+
+
+def _keyed(delta: Delta) -> str:
+    key = code(delta.key)
+    if delta.new is None:
+        return f"{key} removed (was {_value(delta.old or '')})"
+    if delta.old is None:
+        return f"{key} added: {_value(delta.new)}"
+    return f"{key} {_value(delta.old)} → {_value(delta.new)}"
+
+
+def _nginx(delta: Delta) -> str:
+    if delta.old is not None and delta.new is not None:
+        return f"{delta.key}: {code(delta.old)} → {code(delta.new)}"
+    return f"{delta.key}: - {code(delta.old)}" if delta.new is None else f"{delta.key}: + {code(delta.new)}"
+
+
+def _sql(delta: Delta) -> str:
+    return f"- {code(delta.old)}" if delta.new is None else f"+ {code(delta.new)}"
+
+
+# How the changes of each kind of file read (the kinds of generator/semantic.py's DIFFERS).
+PHRASES: dict[str, Callable[[Delta], str]] = {
+    "yaml": _keyed,
+    "env": _keyed,
+    "ini": _keyed,
+    "values": _keyed,
+    "install": _keyed,
+    "nginx": _nginx,
+    "sql": _sql,
+    "secret": lambda delta: f"holds secret {code(delta.new or '')} (was {code(delta.old or '')})",
+    "text": lambda delta: f"{delta.new} line(s) added, {delta.old} removed",
+    "file": lambda delta: "added" if delta.old is None else "removed",
+}
+
+
+def detail(change: Change) -> str:
+    return PHRASES[change.kind](change.delta)
 
 
 def _nodes(nodes: tuple[str, ...]) -> str:
@@ -21,7 +89,7 @@ def _step_text(step: Step) -> str:
         effect = "Harbor starts there for the first time" if step.restarts_harbor else "first install"
     if step.removed:
         effect = "after the load balancer no longer sends it traffic"
-    return f"{step.node}{status} [{', '.join(step.roles)}]: {'; '.join(step.actions)} — {effect}"
+    return f"{step.node}{status} [{', '.join(step.roles)}]: {'; '.join(ACTION_TEXT[action] for action in step.actions)} — {effect}"
 
 
 def as_text(report: Report, *, unfold: bool = False, color: bool = False) -> str:
@@ -41,7 +109,7 @@ def as_text(report: Report, *, unfold: bool = False, color: bool = False) -> str
         out.append(f"  - bundle {node}/: {len(files)} files go")
     if report.changes:
         out += ["", head("Changes")]
-        out += [f"  {_nodes(change.nodes)}: {change.artifact}: {change.detail}" for change in report.changes]
+        out += [f"  {_nodes(change.nodes)}: {change.artifact}: {detail(change)}" for change in report.changes]
     if unfold and report.files:
         for file in report.files:
             out += ["", f"  {_nodes(file.nodes)}: {file.artifact}"] + [f"    {line}" for line in file.lines]
@@ -76,7 +144,7 @@ def as_markdown(report: Report) -> str:
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- ⚠️ {warning}" for warning in report.warnings]
     out += ["", "<details><summary>Details</summary>", ""]
-    out += [f"- **{_nodes(change.nodes)}** `{change.artifact}`: {change.detail}" for change in report.changes]
+    out += [f"- **{_nodes(change.nodes)}** `{change.artifact}`: {detail(change)}" for change in report.changes]
     for node, files in report.added.items():
         out.append(f"- **{node}** new bundle: {', '.join(f'`{file}`' for file in files)}")
     out += ["", "</details>"]
@@ -102,10 +170,10 @@ def as_json(report: Report) -> str:
         "topology": report.topology,
         "added_nodes": report.added,
         "removed_nodes": report.removed,
-        "changes": [{"nodes": list(c.nodes), "artifact": c.artifact, "kind": c.kind, "detail": c.detail} for c in report.changes],
+        "changes": [{"nodes": list(c.nodes), "artifact": c.artifact, "kind": c.kind, "detail": detail(c)} for c in report.changes],
         "text_diffs": [{"nodes": list(f.nodes), "artifact": f.artifact, "unified": list(f.lines)} for f in report.files],
         "plan": [
-            {"node": s.node, "roles": list(s.roles), "actions": list(s.actions), "restarts_harbor": s.restarts_harbor,
+            {"node": s.node, "roles": list(s.roles), "actions": [ACTION_TEXT[action] for action in s.actions], "restarts_harbor": s.restarts_harbor,
              "remount": s.remount, "new": s.new, "removed": s.removed}
             for s in report.plan
         ],

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from .crosscheck import secret_references
 from .loader import dotted
 from .pipeline import Checked
+from .targets import Feature, target_of
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -115,15 +116,10 @@ def one_load_balancer(checked: Checked) -> Iterator[Finding]:
 
 def one_database(checked: Checked) -> Iterator[Finding]:
     database = checked.cluster.database
-    fix = (
-        "replicate PostgreSQL (a primary and a streaming replica with failover, such as Patroni) behind one address"
-        if checked.cluster.is_harbor2
-        else "replicate the database (Galera, or a primary and a replica with failover) behind one address"
-    )
     yield Finding(
         ("database", "node"), f"every Harbor node uses one database server, {database.node!r}",
         "when it is down no node can log anyone in or serve a manifest",
-        fix,
+        target_of(checked.cluster).database_replication,
     )
 
 
@@ -219,7 +215,7 @@ def secret_used_twice(checked: Checked) -> Iterator[Finding]:
 
 
 def remote_certificates_unchecked(checked: Checked) -> Iterator[Finding]:
-    if checked.cluster.is_harbor2:
+    if not target_of(checked.cluster).has(Feature.SETTINGS_IN_CONFIG):
         return  # Harbor 2.x sets it per registry endpoint, in the UI
     if not checked.cluster.harbor.verify_remote_cert:
         yield Finding(
@@ -231,7 +227,7 @@ def remote_certificates_unchecked(checked: Checked) -> Iterator[Finding]:
 
 def open_self_registration(checked: Checked) -> Iterator[Finding]:
     harbor = checked.cluster.harbor
-    if checked.cluster.is_harbor2:
+    if not target_of(checked.cluster).has(Feature.SETTINGS_IN_CONFIG):
         return  # Harbor 2.x keeps it in its database, set in the UI
     if harbor.self_registration and harbor.auth_mode == "db_auth":
         yield Finding(
@@ -274,7 +270,7 @@ def pg_num_far_from_guidance(checked: Checked) -> Iterator[Finding]:
 
 def too_many_job_workers(checked: Checked) -> Iterator[Finding]:
     harbor, nodes = checked.cluster.harbor, len(checked.cluster.harbor_nodes)
-    if checked.cluster.is_harbor2:
+    if target_of(checked.cluster).has(Feature.POOLED_CONNECTIONS):
         return  # the pools are bounded by max_open_conns: see HG307
     if harbor.max_job_workers * nodes > MAX_CLUSTER_JOB_WORKERS:
         yield Finding(
@@ -285,7 +281,7 @@ def too_many_job_workers(checked: Checked) -> Iterator[Finding]:
 
 
 def token_outlived_by_a_push(checked: Checked) -> Iterator[Finding]:
-    if checked.cluster.is_harbor2:
+    if not target_of(checked.cluster).has(Feature.SETTINGS_IN_CONFIG):
         return  # Harbor 2.x sets the token lifetime in the UI (its default, 30 min, refreshes during a push)
     minutes, timeout = checked.cluster.harbor.token_expiration, checked.cluster.load_balancer.timeout
     if minutes * 60 < timeout:
@@ -307,7 +303,7 @@ def no_ceph_admin_node(checked: Checked) -> Iterator[Finding]:
 
 def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
     database, nodes = checked.cluster.database, len(checked.cluster.harbor_nodes)
-    if not checked.cluster.is_harbor2 or database.connection_limit < 0:
+    if not target_of(checked.cluster).has(Feature.POOLED_CONNECTIONS) or database.connection_limit < 0:
         return
     wanted = nodes * POOLS_PER_HARBOR2_NODE * database.max_open_conns
     if database.connection_limit < wanted:
@@ -320,7 +316,7 @@ def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
 
 
 def selinux_relabel_on_cephfs(checked: Checked) -> Iterator[Finding]:
-    if checked.cluster.is_harbor2:
+    if not target_of(checked.cluster).has(Feature.RENDERED_COMPOSE):
         return  # the stock 2.x compose file relabels its volumes: harborgen leaves it as it is
     if checked.cluster.cephfs.selinux_relabel:
         yield Finding(

@@ -13,7 +13,6 @@ from typing import Any
 from .conventions import (
     CORE_SECRET,
     CSRF_KEY,
-    HARBOR_2,
     JOBSERVICE_SECRET,
     REGISTRY_CREDENTIAL_PASSWORD,
     REGISTRY_CREDENTIAL_USER,
@@ -26,7 +25,6 @@ from .conventions import (
     default_log_dir,
     placeholder,
 )
-from .formats import split_http_url
 
 ROLE_ORDER = ("harbor", "ceph-admin", "load-balancer", "database", "redis")
 
@@ -344,10 +342,6 @@ class Cluster:
     redis: Redis | None = None
 
     @property
-    def is_harbor2(self) -> bool:
-        return self.harbor.version == HARBOR_2
-
-    @property
     def harbor_nodes(self) -> tuple[Node, ...]:
         return tuple(node for node in self.nodes if node.has("harbor"))
 
@@ -356,143 +350,22 @@ class Cluster:
         return f"{self.cephfs.harbor_root}/{node.log_dir}"
 
 
-def build_cluster(document: dict[str, Any]) -> Cluster:
-    """The plan of a document that ``validate`` accepted (defaults filled in)."""
-    nodes = tuple(_node(name, spec) for name, spec in sorted(document["nodes"].items()))
-    by_name = {node.name: node for node in nodes}
-    harbor_nodes = tuple(node for node in nodes if node.has("harbor"))
-    if document["harbor"]["version"] == HARBOR_2:
-        harbor2 = _harbor2(document["harbor"])
-        cephfs_dir = f"/{document['cephfs']['harbor_dir']}"
-        mounts = tuple(Mount(f"{cephfs_dir}/{name}", f"{harbor2.data_volume}/{name}") for name in harbor2.shared_directories)
-        return Cluster(
-            name=document["cluster"],
-            harbor=harbor2,
-            cephfs=_cephfs(document["cephfs"], document["cluster"], mounts, harbor2.shared_directories),
-            database=_postgresql(document["database"], by_name),
-            load_balancer=_load_balancer(
-                document["load_balancer"], by_name, harbor_nodes, document["cluster"], ("http", harbor2.http_port)
-            ),
-            nodes=nodes,
-            redis=_redis(document["redis"], by_name),
-        )
-    cephfs = document["cephfs"]
-    harbor_root = Mount(f"/{cephfs['harbor_dir']}", f"{cephfs['mount_point']}/{cephfs['harbor_dir']}")
-    # With ui_url_protocol = https every node's own nginx redirects plain
-    # http to https, so the balancer must speak TLS to the nodes.
-    upstream = ("https", 443) if "tls" in document["load_balancer"] else ("http", 80)
-    return Cluster(
-        name=document["cluster"],
-        harbor=_harbor(document["harbor"]),
-        cephfs=_cephfs(cephfs, document["cluster"], (harbor_root,), ()),
-        database=_database(document["database"], by_name),
-        load_balancer=_load_balancer(document["load_balancer"], by_name, harbor_nodes, document["cluster"], upstream),
-        nodes=nodes,
-    )
+def nodes_of(document: dict[str, Any]) -> tuple[Node, ...]:
+    """The machines of a document that ``validate`` accepted, by name."""
+    return tuple(node_of(name, spec) for name, spec in sorted(document["nodes"].items()))
 
 
-def _node(name: str, spec: dict[str, Any]) -> Node:
+def node_of(name: str, spec: dict[str, Any]) -> Node:
     roles = tuple(role for role in ROLE_ORDER if role in spec["roles"])
     log_dir = spec.get("log_dir", default_log_dir(name)) if "harbor" in roles else None
     return Node(name=name, address=spec["address"], roles=roles, log_dir=log_dir)
 
 
-def _secret(spec: dict[str, str]) -> SecretRef:
+def secret_ref(spec: dict[str, str]) -> SecretRef:
     return SecretRef(spec["secret"])
 
 
-def _harbor(spec: dict[str, Any]) -> HarborSettings:
-    scheme, host, port = split_http_url(spec["external_url"])
-    email = spec["email"]
-    return HarborSettings(
-        version=spec["version"],
-        scheme=scheme,
-        hostname=f"{host}:{port}" if port is not None else host,
-        installer_dir=spec["installer_dir"],
-        admin_password=_secret(spec["admin_password"]),
-        auth_mode=spec["auth_mode"],
-        self_registration=spec["self_registration"],
-        max_job_workers=spec["max_job_workers"],
-        token_expiration=spec["token_expiration"],
-        project_creation_restriction=spec["project_creation_restriction"],
-        verify_remote_cert=spec["verify_remote_cert"],
-        email=Email(
-            server=email["server"],
-            port=email["port"],
-            username=email["username"],
-            password=_secret(email["password"]),
-            sender=email["from"],
-            ssl=email["ssl"],
-            identity=email.get("identity", ""),
-        ),
-        ldap=_ldap(spec["ldap"]) if "ldap" in spec else None,
-    )
-
-
-def _ldap(spec: dict[str, Any]) -> Ldap:
-    return Ldap(
-        url=spec["url"],
-        base_dn=spec["base_dn"],
-        uid=spec["uid"],
-        scope=spec["scope"],
-        timeout=spec["timeout"],
-        search_dn=spec.get("search_dn"),
-        search_password=_secret(spec["search_password"]) if "search_password" in spec else None,
-        filter=spec.get("filter"),
-    )
-
-
-def _harbor2(spec: dict[str, Any]) -> Harbor2Settings:
-    scheme, host, _ = split_http_url(spec["external_url"])
-    return Harbor2Settings(
-        version=spec["version"],
-        scheme=scheme,
-        host=host,
-        external_url=spec["external_url"],
-        installer_dir=spec["installer_dir"],
-        admin_password=_secret(spec["admin_password"]),
-        data_volume=spec["data_volume"],
-        http_port=spec["http_port"],
-        job_logs=spec["job_logs"],
-        with_trivy=spec["with_trivy"],
-        max_job_workers=spec["max_job_workers"],
-        log_level=spec["log_level"],
-    )
-
-
-def _postgresql(spec: dict[str, Any], nodes: dict[str, Node]) -> PostgreSQL:
-    return PostgreSQL(
-        node=spec["node"],
-        address=nodes[spec["node"]].address,
-        port=spec["port"],
-        name=spec["name"],
-        user=spec["user"],
-        password=_secret(spec["password"]),
-        ssl_mode=spec["ssl_mode"],
-        max_idle_conns=spec["max_idle_conns"],
-        max_open_conns=spec["max_open_conns"],
-        connection_limit=spec["connection_limit"],
-    )
-
-
-def _redis(spec: dict[str, Any], nodes: dict[str, Node]) -> Redis:
-    sentinel = spec.get("sentinel")
-    node = spec.get("node")
-    indexes = spec["indexes"]
-    return Redis(
-        node=node,
-        host=nodes[node].address if node else spec.get("host"),
-        port=spec["port"],
-        password=_secret(spec["password"]),
-        sentinel=Sentinel(sentinel["master_set"], tuple(sentinel["hosts"])) if sentinel else None,
-        registry_index=indexes["registry"],
-        jobservice_index=indexes["jobservice"],
-        trivy_index=indexes["trivy"],
-        idle_timeout_seconds=spec["idle_timeout_seconds"],
-    )
-
-
-def _cephfs(spec: dict[str, Any], cluster: str, mounts: tuple[Mount, ...], subdirectories: tuple[str, ...]) -> CephFS:
+def cephfs_of(spec: dict[str, Any], cluster: str, mounts: tuple[Mount, ...], subdirectories: tuple[str, ...]) -> CephFS:
     return CephFS(
         monitors=tuple(spec["monitors"]),
         fs_name=spec["fs_name"],
@@ -510,18 +383,7 @@ def _cephfs(spec: dict[str, Any], cluster: str, mounts: tuple[Mount, ...], subdi
     )
 
 
-def _database(spec: dict[str, Any], nodes: dict[str, Node]) -> Database:
-    return Database(
-        node=spec["node"],
-        address=nodes[spec["node"]].address,
-        port=spec["port"],
-        name=spec["name"],
-        user=spec["user"],
-        password=_secret(spec["password"]),
-    )
-
-
-def _load_balancer(
+def load_balancer_of(
     spec: dict[str, Any], nodes: dict[str, Node], harbor_nodes: tuple[Node, ...], cluster: str, upstream: tuple[str, int]
 ) -> LoadBalancer:
     tls = spec.get("tls")

@@ -24,7 +24,7 @@ PACK_DIGEST = "BUNDLE.sha256"  # one line: the digest of <cluster>/<node>/MANIFE
 def filled_files(bundle: dict[str, Artifact], values: dict[str, str]) -> dict[str, Artifact]:
     """The bundle's secret-bearing files, filled, marked secret (mode 0600)."""
     return {
-        path: dataclasses.replace(artifact, content=fill(artifact.content, path, values), secret=True)
+        path: dataclasses.replace(artifact, content=fill(artifact, values), secret=True)
         for path, artifact in sorted(bundle.items())
         if placeholders_in(artifact.content)
     }

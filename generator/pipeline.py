@@ -8,8 +8,9 @@ from typing import Any
 
 from .bundle import Tree, render_cluster
 from .loader import Located, load_file, load_text
-from .model import Cluster, build_cluster
+from .model import Cluster
 from .resources import TEMPLATES_DIR
+from .targets import build_cluster
 from .templating import Renderer
 from .validate import validate
 

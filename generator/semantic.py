@@ -1,50 +1,46 @@
 """What changed in one artifact, in the terms of its language: keys, YAML paths, nginx directives, SQL statements.
 
-Each differ takes the old and the new text of one file and returns sentences,
-one per change. deepdiff and crossplane are imported here, lazily: `render`
-never pays for them.
+Each differ takes the old and the new text of one file and returns values,
+one Delta per change; generator/diffreport.py alone puts them into words.
+deepdiff and crossplane are imported here, lazily: `render` never pays for them.
 """
 
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import os
 import re
 import shlex
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .placeholders import PLACEHOLDER
 
-Differ = Callable[[str, str], list[str]]
+
+@dataclass(frozen=True)
+class Delta:
+    """One change inside a file: at KEY, OLD became NEW. None: absent on that side; '' an empty value.
+
+    KEY is what the file's language calls the place: a name, a YAML path, an nginx block; '' for a
+    file that has no keys (SQL statements, a secret, text)."""
+
+    key: str
+    old: str | None
+    new: str | None
 
 
-def code(text: Any) -> str:
-    """Text as a Markdown code span, whatever backticks it holds (it reads well in a terminal too)."""
-    text = str(text)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padding = " " if text.startswith("`") or text.endswith("`") or longest else ""
-    return f"{fence}{padding}{text}{padding}{fence}"
+Differ = Callable[[str, str], list[Delta]]
 
 
-def _show(value: Any) -> str:
-    return "(empty)" if value in ("", None) else code(value)
+def _shown(value: Any) -> str:
+    return "" if value in ("", None) else str(value)
 
 
-def _key_changes(old: dict[str, str], new: dict[str, str]) -> list[str]:
-    changes = []
-    for key in sorted(old.keys() | new.keys()):
-        if key not in new:
-            changes.append(f"{code(key)} removed (was {_show(old[key])})")
-        elif key not in old:
-            changes.append(f"{code(key)} added: {_show(new[key])}")
-        elif old[key] != new[key]:
-            changes.append(f"{code(key)} {_show(old[key])} → {_show(new[key])}")
-    return changes
+def _key_changes(old: dict[str, str], new: dict[str, str]) -> list[Delta]:
+    return [Delta(key, old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)]
 
 
 def _assignments(text: str, separator: str) -> dict[str, str]:
@@ -58,7 +54,7 @@ def _assignments(text: str, separator: str) -> dict[str, str]:
     return pairs
 
 
-def diff_assignments(old: str, new: str) -> list[str]:
+def diff_assignments(old: str, new: str) -> list[Delta]:
     """harbor.cfg, systemd drop-ins (`key = value`) and env files (KEY=VALUE): keys, old → new."""
     return _key_changes(_assignments(old, "="), _assignments(new, "="))
 
@@ -69,7 +65,7 @@ def _shell_value(value: str) -> str:
     return " ".join(shlex.split(value)) if value else ""
 
 
-def diff_values(old: str, new: str) -> list[str]:
+def diff_values(old: str, new: str) -> list[Delta]:
     """values.sh: name='value' and name=('a' 'b'), shown unquoted."""
     def parse(text: str) -> dict[str, str]:
         return {key: _shell_value(value) for key, value in _assignments(text, "=").items()}
@@ -92,7 +88,7 @@ def _yaml_path(deepdiff_path: str) -> str:
     return "".join(parts)
 
 
-def diff_yaml(old: str, new: str) -> list[str]:
+def diff_yaml(old: str, new: str) -> list[Delta]:
     """compose files and the registry configuration: YAML paths, old → new."""
     from deepdiff import DeepDiff
 
@@ -102,11 +98,11 @@ def diff_yaml(old: str, new: str) -> list[str]:
         for path, value in sorted(entries.items()):
             where = _yaml_path(path)
             if kind in ("values_changed", "type_changes"):
-                changes.append(f"{code(where)} {_show(value['old_value'])} → {_show(value['new_value'])}")
+                changes.append(Delta(where, _shown(value["old_value"]), _shown(value["new_value"])))
             elif kind.endswith("_added"):
-                changes.append(f"{code(where)} added: {_show(value)}")
+                changes.append(Delta(where, None, _shown(value)))
             elif kind.endswith("_removed"):
-                changes.append(f"{code(where)} removed (was {_show(value)})")
+                changes.append(Delta(where, _shown(value), None))
     return changes
 
 
@@ -133,7 +129,7 @@ def _nginx_directives(text: str) -> dict[str, list[str]]:
     return blocks
 
 
-def diff_nginx(old: str, new: str) -> list[str]:
+def diff_nginx(old: str, new: str) -> list[Delta]:
     """default.conf: directives by block; a directive set once shows old → new, a repeated one lines added and removed."""
     before, after = _nginx_directives(old), _nginx_directives(new)
     changes = []
@@ -146,10 +142,10 @@ def diff_nginx(old: str, new: str) -> list[str]:
             if was == now:
                 continue
             if len(was) == 1 and len(now) == 1:
-                changes.append(f"{block}: {code(was[0])} → {code(now[0])}")
+                changes.append(Delta(block, was[0], now[0]))
                 continue
-            changes += [f"{block}: - {code(line)}" for line in _minus(was, now)]
-            changes += [f"{block}: + {code(line)}" for line in _minus(now, was)]
+            changes += [Delta(block, line, None) for line in _minus(was, now)]
+            changes += [Delta(block, None, line) for line in _minus(now, was)]
     return changes
 
 
@@ -189,61 +185,62 @@ def sql_statements(text: str) -> list[str]:
     return statements + ([tail] if tail else [])
 
 
-def diff_sql(old: str, new: str) -> list[str]:
+def diff_sql(old: str, new: str) -> list[Delta]:
     """SQL: statements added and removed."""
     was, now = sql_statements(old), sql_statements(new)
-    return [f"- {code(s)}" for s in _minus(was, now)] + [f"+ {code(s)}" for s in _minus(now, was)]
+    return [Delta("", statement, None) for statement in _minus(was, now)] + [Delta("", None, statement) for statement in _minus(now, was)]
 
 
-def diff_secret_file(old: str, new: str) -> list[str]:
+def diff_secret_file(old: str, new: str) -> list[Delta]:
     """A file that is one placeholder: which secret it holds, by name; never a value."""
     was, now = PLACEHOLDER.findall(old), PLACEHOLDER.findall(new)
-    return [f"holds secret {code(', '.join(now))} (was {code(', '.join(was))})"] if was != now else []
+    return [Delta("", ", ".join(was), ", ".join(now))] if was != now else []
+
+
+def _install_entries(text: str) -> dict[str, str]:
+    entries = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            when, mode, path, destination, *user = line.split("\t")
+            owner = f", owned by {user[0]}" if user and user[0] else ""
+            entries[path] = f"{destination} (mode {mode}, {when}{owner})"
+    return entries
+
+
+def diff_install_list(old: str, new: str) -> list[Delta]:
+    """INSTALL: where each bundle file is installed, by its path in the bundle."""
+    return _key_changes(_install_entries(old), _install_entries(new))
 
 
 def unified(old: str, new: str, path: str) -> list[str]:
     return list(difflib.unified_diff(old.splitlines(), new.splitlines(), f"a/{path}", f"b/{path}", lineterm=""))
 
 
-def diff_text(old: str, new: str) -> list[str]:
-    """Scripts and the RUNBOOK: how many lines change; the unified diff travels beside (folded by default)."""
+def diff_text(old: str, new: str) -> list[Delta]:
+    """Scripts and the RUNBOOK: how many lines go and come (old, new); the unified diff travels beside."""
     lines = [line for line in unified(old, new, "x")[2:] if line[:1] in "+-"]
     added, removed = sum(line[0] == "+" for line in lines), sum(line[0] == "-" for line in lines)
-    return [f"{added} line(s) added, {removed} removed"] if lines else []
+    return [Delta("", str(removed), str(added))] if lines else []
 
 
-# Which differ reads which file, by its path inside a bundle (first match wins).
-DIFFERS: tuple[tuple[str, Differ, str], ...] = (
-    ("*.pem", diff_secret_file, "secret"),
-    ("*.crt", diff_secret_file, "secret"),
-    ("*.secret", diff_secret_file, "secret"),
-    ("shared/secretkey", diff_secret_file, "secret"),
-    ("secret/keys/secretkey", diff_secret_file, "secret"),
-    ("harbor/harbor.yml", diff_yaml, "yaml"),
-    ("harbor/harborgen/pins/*.env", diff_assignments, "env"),
-    ("harbor/docker-compose.yml", diff_yaml, "yaml"),
-    ("harbor/common/templates/registry/config.yml", diff_yaml, "yaml"),
-    ("harbor/harbor.cfg", diff_assignments, "ini"),
-    ("harbor/common/templates/*/env", diff_assignments, "env"),
-    ("systemd/*", diff_assignments, "ini"),
-    ("ceph/client.conf", diff_assignments, "ini"),
-    ("values.sh", diff_values, "values"),
-    ("nginx/default.conf", diff_nginx, "nginx"),
-    ("*.sql", diff_sql, "sql"),
-)
+# The differs by kind: each row of the artifact catalogue names one. A kind is also how the
+# reports phrase its changes.
+DIFFERS: dict[str, Differ] = {
+    "secret": diff_secret_file,
+    "yaml": diff_yaml,
+    "env": diff_assignments,
+    "ini": diff_assignments,
+    "values": diff_values,
+    "install": diff_install_list,
+    "nginx": diff_nginx,
+    "sql": diff_sql,
+    "text": diff_text,
+}
 
 
-def differ_for(path: str) -> tuple[Differ, str]:
-    for pattern, differ, kind in DIFFERS:
-        if fnmatch.fnmatchcase(path, pattern):
-            return differ, kind
-    return diff_text, "text"
-
-
-def describe(path: str, old: str, new: str) -> tuple[str, list[str]]:
-    """(kind of file, one sentence per change) for one file of one bundle."""
-    differ, kind = differ_for(path)
-    changes = differ(old, new)
+def describe(kind: str, old: str, new: str) -> tuple[str, list[Delta]]:
+    """(kind of the changes, the changes) for one file of one bundle, read by the differ of KIND."""
+    changes = DIFFERS[kind](old, new)
     if not changes and old != new:
         return "text", diff_text(old, new)  # a change the structured view does not see (comments, order)
     return kind, changes

@@ -100,6 +100,14 @@ def nginx_token(value: Any) -> str:
     return text
 
 
+def list_field(value: Any) -> str:
+    """One field of a tab-separated list line (INSTALL): no tab, no line break, no control character."""
+    text = str(value)
+    if re.search(r"[\x00-\x1f\x7f]", text):
+        raise UnsafeValue(f"{text!r} contains a tab, a line break or another control character")
+    return text
+
+
 def yaml_bool(value: bool) -> str:
     return "true" if value else "false"
 
@@ -115,6 +123,7 @@ FILTERS = {
     "yaml": yaml_string,
     "nginx": nginx_token,
     "yamlbool": yaml_bool,
+    "field": list_field,
 }
 
 

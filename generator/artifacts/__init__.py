@@ -1,19 +1,18 @@
-"""Stage 4: one ``render_<artifact>`` function per file of a node bundle.
+"""Stage 4: the files of the bundles, one catalogue row each (generator/artifacts/catalogue.py).
 
-Each module serves one template family (``templates/<family>/``); ``ROLE_ARTIFACTS``
-says which files each role puts in a bundle. Scripts are plain files
+Each module holds the rows of one part of the cluster, beside the template
+family it renders (``templates/<family>/``); the rows of one Harbor version
+live in its target (generator/targets/). Scripts are plain files
 (``templates/scripts/``), the same in every bundle; each bundle's ``values.sh``
 holds what they need to know about its node.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..model import Cluster, Node
-from ..templating import Renderer
 
 
 @dataclass(frozen=True)
@@ -24,9 +23,7 @@ class Artifact:
     content: bytes
     executable: bool = False
     secret: bool = False  # holds a secret value (materialized bundles only): mode 0600
-
-
-ArtifactRenderer = Callable[[Renderer, Cluster, Node], "Artifact | None"]  # None: not for this topology
+    contexts: tuple[str, ...] = ()  # the languages a secret placeholder in it is read in (its catalogue row's)
 
 
 def cluster_context(cluster: Cluster) -> dict[str, Any]:
@@ -45,16 +42,3 @@ def cluster_context(cluster: Cluster) -> dict[str, Any]:
 def context(cluster: Cluster, node: Node, **extra: Any) -> dict[str, Any]:
     """The cluster's context plus the node whose bundle is being rendered."""
     return {**cluster_context(cluster), "node": node, **extra}
-
-
-def render_template(
-    renderer: Renderer, cluster: Cluster, node: Node, template: str, path: str, *, executable: bool = False, **extra: Any
-) -> Artifact:
-    artifact_name = f"{node.name}/{path}"
-    content = renderer.render(template, artifact_name, **context(cluster, node, **extra))
-    return Artifact(path, content, executable)
-
-
-def plain_script(renderer: Renderer, name: str, path: str) -> Artifact:
-    """A script shipped into bundles as it is (templates/scripts/NAME): its values come from values.sh."""
-    return Artifact(path, renderer.plain(f"scripts/{name}"), executable=True)

@@ -2,32 +2,32 @@
 
 from __future__ import annotations
 
+from ..impacts import Action, Impact
 from ..model import Cluster, Node
-from ..templating import Renderer
-from . import Artifact, plain_script, render_template
+from . import Artifact
+from .catalogue import Install, Row, When, script
+
+# A node reads its key and its client configuration only when it mounts.
+REMOUNTS = (Impact(Action.REMOUNT),)
 
 
-def render_mount_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return plain_script(renderer, "mount-cephfs.sh", "ceph/mount-cephfs.sh")
+def _key(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
+    return {"secret": cluster.cephfs.key}
 
 
-def render_client_secret(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(
-        renderer, cluster, node, "secrets/whole-file.j2", f"ceph/{cluster.cephfs.client}.secret",
-        secret=cluster.cephfs.key,
-    )
-
-
-def render_client_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact | None:
+def _uses_fuse(cluster: Cluster) -> bool:
     """ceph-fuse takes its monitors from a configuration file; the kernel client from the mount source."""
-    if not cluster.cephfs.fuse:
-        return None
-    return render_template(renderer, cluster, node, "ceph/client.conf.j2", "ceph/client.conf")
+    return cluster.cephfs.fuse
 
 
-def render_bootstrap_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return plain_script(renderer, "bootstrap-cephfs.sh", "ceph/bootstrap-cephfs.sh")
-
-
-MOUNT_ARTIFACTS = (render_mount_script, render_client_secret, render_client_conf)
-ADMIN_ARTIFACTS = (render_bootstrap_script,)
+MOUNT_ROWS = (
+    script("ceph/mount-cephfs.sh", "mount-cephfs.sh", ("harbor",), "apply.sh"),
+    Row("ceph/{client}.secret", "secrets/whole-file.j2", ("harbor",), "secret", REMOUNTS,
+        Install(lambda cluster, node: cluster.cephfs.secret_file, When.BEFORE_MOUNT), contexts=("cephx-key",), values=_key),
+    Row("ceph/client.conf", "ceph/client.conf.j2", ("harbor",), "ini", REMOUNTS,
+        Install(lambda cluster, node: cluster.cephfs.conf_file, When.BEFORE_MOUNT), when=_uses_fuse),
+)
+ADMIN_ROWS = (
+    script("ceph/bootstrap-cephfs.sh", "bootstrap-cephfs.sh", ("ceph-admin",), "the operator, once, on the ceph-admin node",
+           (Impact(Action.BOOTSTRAP_CEPH),)),
+)

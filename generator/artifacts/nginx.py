@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from ..model import Cluster, Node
-from ..templating import Renderer
-from . import Artifact, plain_script, render_template
+from ..impacts import Action, Impact
+from .catalogue import Row, RunsFromBundle, script
 
+REPLACES_THE_CONTAINER = (Impact(Action.REPLACE_BALANCER),)
 
-def render_default_conf(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return render_template(renderer, cluster, node, "nginx/default.conf.j2", "nginx/default.conf")
-
-
-def render_run_script(renderer: Renderer, cluster: Cluster, node: Node) -> Artifact:
-    return plain_script(renderer, "run-nginx.sh", "nginx/run-nginx.sh")
-
-
-ARTIFACTS = (render_default_conf, render_run_script)
+ROWS = (
+    Row("nginx/default.conf", "nginx/default.conf.j2", ("load-balancer",), "nginx", REPLACES_THE_CONTAINER,
+        RunsFromBundle("nginx/run-nginx.sh, which mounts it into the nginx container")),
+    script("nginx/run-nginx.sh", "run-nginx.sh", ("load-balancer",), "apply.sh", REPLACES_THE_CONTAINER),
+)
