@@ -43,7 +43,7 @@ def test_adding_a_node_names_the_three_real_edits_and_plans_database_node_balanc
     assert "mysql: database/create-database.sql: + `CREATE USER IF NOT EXISTS 'harbor'@'10.222.78.9'" in text
     assert "nginx: nginx/default.conf: upstream harbor_harbor-ceph: + `server 10.222.78.9:80" in text
     assert "`proxy_next_upstream_tries 3` → `proxy_next_upstream_tries 4`" in text
-    assert "+ bundle node2/: 15 files" in text
+    assert "+ bundle node2/: 16 files" in text
     assert _plan(text) == ["mysql", "node2", "nginx"]
     assert "ip_hash sends some clients to another node" in text
     assert len(text.splitlines()) <= 40, "one screen"

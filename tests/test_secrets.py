@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from generator.legality import CONTEXTS, value_problems
-from generator.placeholders import FILE_CONTEXTS, contexts_of_file, needed_secrets, placeholder_uses, placeholders_in
+from generator.placeholders import needed_secrets, placeholder_uses, placeholders_in
 from generator.secretsfile import quote
+from generator.targets import TARGETS
 from tests.helpers import ROOT, compiled, run_harborgen, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
 
@@ -31,11 +32,11 @@ def test_every_placeholder_lands_in_a_known_context(topology_case):
     _, topology = topology_case
     _, tree = compiled(topology)
     for path, artifact in tree.items():
-        bundle_path = path.partition("/")[2]
         # A derived form (|bcrypt, |scram) lands instead of the value: its context is the form's own.
         if any(not form for _, form in placeholder_uses(artifact.content)):
-            assert contexts_of_file(bundle_path), f"{path} holds a placeholder in no known context"
-    assert {key for _, keys in FILE_CONTEXTS for key in keys} <= set(CONTEXTS)
+            assert artifact.contexts, f"{path} holds a placeholder in no known context (its catalogue row names none)"
+    rows = [row for target in TARGETS.values() for row in target.catalogue.rows]
+    assert {context for row in rows for context in row.contexts} <= set(CONTEXTS)
 
 
 def test_generate_adds_every_secret_once_and_never_changes_one(tmp_path):
