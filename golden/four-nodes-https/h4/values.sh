@@ -30,14 +30,14 @@ harbor_version='1.1.2'
 # What this node answers on once Harbor runs: how the load balancer reaches it.
 node_url='https://10.1.1.4/'
 installer_dir='/opt/harbor'
-cephfs_harbor_root='/srv/ceph/harbor-prod'
-secretkey_path='/srv/ceph/harbor-prod/data/secretkey'
-secretkey_name='harbor_secretkey'
-# Harbor 2.15 only: its local data volume and the secrets seeded there.
+# Where a Harbor version keeps its data on the node, and the secrets its prepare keeps when they
+# exist, installed there before it runs (empty for a version that has none).
 data_volume=''
 with_trivy=''
 seeded_files=()
-harbor_files=('harbor/common/templates/adminserver/env' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/docker-compose.yml' 'harbor/harbor.cfg')
+# The secretkey every node shares on CephFS, and its name in the secrets file (empty where there is none).
+secretkey_path='/srv/ceph/harbor-prod/data/secretkey'
+secretkey_name='harbor_secretkey'
 
 # Database
 database_host='10.1.3.1'

@@ -30,15 +30,14 @@ harbor_version='2.15'
 # What this node answers on once Harbor runs: how the load balancer reaches it.
 node_url='http://127.0.0.21:18081/'
 installer_dir='/opt/harbor'
+# Where a Harbor version keeps its data on the node, and the secrets its prepare keeps when they
+# exist, installed there before it runs (empty for a version that has none).
 data_volume='/data'
 with_trivy='true'
-# Secrets prepare keeps when they exist: installed under data_volume before it runs.
 seeded_files=('secret/keys/secretkey' 'secret/core/private_key.pem' 'secret/registry/root.crt')
-# Harbor 1.1.2 only: its secretkey on CephFS.
-cephfs_harbor_root=''
+# The secretkey every node shares on CephFS, and its name in the secrets file (empty where there is none).
 secretkey_path=''
 secretkey_name=''
-harbor_files=('harbor/harbor.yml' 'harbor/harborgen/pins/core.env' 'harbor/harborgen/pins/jobservice.env' 'harbor/harborgen/pins/registry-config.yml' 'harbor/harborgen/pins/registry.passwd' 'harbor/harborgen/pins/registryctl.env')
 
 # CephFS bootstrap
 cephfs_data_pool='cephfs_data'

@@ -7,3 +7,7 @@ node='redis'
 roles=('redis')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=('redis/harbor.conf')
+
+# Redis
+# What redis.conf includes (RUNBOOK.md).
+redis_conf='/etc/redis/harborgen-loopback2.conf'

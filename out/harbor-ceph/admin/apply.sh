@@ -291,13 +291,12 @@ fi
 
 # --- installing files ---------------------------------------------------------
 
-# install_file BUNDLE_PATH DESTINATION [SERVICE_USER]: the (filled) bundle file at DESTINATION,
-# mode 0600 when it holds a secret, else 0644; the file it replaces is kept
+# install_file BUNDLE_PATH DESTINATION MODE [SERVICE_USER]: the (filled) bundle file at DESTINATION
+# with MODE (INSTALL says which: 0600 when it holds a secret); the file it replaces is kept
 # once as DESTINATION.harborgen-orig (never a link's target: cp -P).
-# SERVICE_USER: see refuse_unsafe_target.
+# SERVICE_USER reads the file: it owns it (see also refuse_unsafe_target).
 install_file() {
-    local destination=$2 service_user=${3:-} mode=0644 temporary
-    is_secret_file "$1" && mode=0600
+    local destination=$2 mode=$3 service_user=${4:-} temporary
     source_of "$1"
     if [ "$checking" = true ]; then
         check_file "$destination" "$mode"
@@ -307,6 +306,7 @@ install_file() {
     recorded[$destination]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
     if [ -f "$destination" ] && cmp -s "$SOURCE" "$destination" && [ "$(stat -c %a "$destination")" = "${mode#0}" ]; then
         echo "unchanged: $destination"
+        give_to "$service_user" "$destination"
         return
     fi
     if [ "$dry_run" = true ]; then
@@ -323,11 +323,58 @@ install_file() {
     chmod "$mode" "$temporary"
     replace_file "$temporary" "$destination"
     echo "wrote $destination (mode $mode)"
+    give_to "$service_user" "$destination"
 }
 
-# What install-harbor.sh compares the key on CephFS with: the digest of the key this bundle installed.
-record_secretkey() {
-    local record="$root/var/lib/harborgen/$cluster/secretkey.sha256" digest
+# give_to SERVICE_USER FILE: a service that reads its file as its own user (redis-server) owns it.
+# -h: that user owns the directory, and chown must not follow a link it could put there meanwhile.
+give_to() {
+    [ -n "$1" ] && [ "$dry_run" = false ] && [ -z "$root" ] && id "$1" >/dev/null 2>&1 || return 0
+    chown -h "$1": "$2"
+}
+
+# The install list, INSTALL: one file per line, tab-separated (when, mode, bundle path, destination,
+# service user), in the order apply.sh installs them; '#' lines are comments.
+# install_listed WHEN: every file of INSTALL for WHEN (before-mount, after-mount).
+install_listed() {
+    local when mode path destination service_user
+    while IFS=$'\t' read -r -u 3 when mode path destination service_user; do
+        [ "$when" = "$1" ] || continue
+        install_file "$path" "$root$destination" "$mode" "$service_user"
+    done 3< "$here/INSTALL"
+}
+
+# install_shared: the files on CephFS every node must hold the same (INSTALL: shared). The first node
+# writes one; every other refuses a different one, since Harbor may already have used it (its
+# secretkey encrypts what it stores).
+install_shared() {
+    local when mode path destination service_user target
+    while IFS=$'\t' read -r -u 3 when mode path destination service_user; do
+        [ "$when" = shared ] || continue
+        target=$root$destination
+        step "installing the shared $(basename "$path") on CephFS"
+        source_of "$path"
+        if [ "$checking" = true ]; then
+            check_file "$target" "$mode"
+            continue
+        elif [ -f "$target" ]; then
+            cmp -s "$SOURCE" "$target" \
+                || fail "$target holds a different $(basename "$path"): every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
+            echo "unchanged: $target"
+        elif [ "$dry_run" = true ]; then
+            echo "would write $target (mode $mode)"
+        else
+            install_file "$path" "$target" "$mode"
+        fi
+        recorded[$target]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
+        record_digest "$(basename "$path")"
+    done 3< "$here/INSTALL"
+}
+
+# record_digest NAME: what install-harbor.sh compares the shared file on CephFS with: the digest of
+# the one this bundle installed (NAME.sha256).
+record_digest() {
+    local record="$root/var/lib/harborgen/$cluster/$1.sha256" digest
     [ "$dry_run" = true ] || refuse_unsafe_target "$record"
     digest=$(sha256sum < "$SOURCE" | cut -d' ' -f1)
     if [ -f "$record" ] && [ "$(cat "$record")" = "$digest" ]; then
@@ -389,20 +436,11 @@ write_record() {
     echo "recorded what was installed in $record"
 }
 
-install_harbor_node() {
-    step "installing the cephx key of client.$cephfs_client"
-    install_file "ceph/$cephfs_client.secret" "$root$cephfs_secret_file"
-    if [ "$cephfs_mount_via" = fuse ]; then
-        step "installing the Ceph client configuration for ceph-fuse"
-        install_file ceph/client.conf "$root$cephfs_conf_file"
-    fi
-
-    step "making docker.service wait for the CephFS mount"
-    install_file systemd/docker.service.d/harborgen-cephfs.conf "$root/etc/systemd/system/docker.service.d/harborgen-cephfs.conf"
+# The node's Harbor waits for CephFS: docker.service learns of its drop-in, then the mount.
+mount_for_harbor() {
     if [ -z "$root" ] && [ "$dry_run" = false ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
         systemctl daemon-reload 9>&-
     fi
-
     step "mounting CephFS"
     if [ "$checking" = true ]; then
         check_mount
@@ -411,43 +449,6 @@ install_harbor_node() {
         [ "$dry_run" = true ] && mount_arguments+=(--dry-run)
         "$here/ceph/mount-cephfs.sh" "${mount_arguments[@]}" 9>&- \
             || fail "CephFS is not mounted on ${cephfs_mount_targets[*]}: Harbor must not start on this node (it would lose what it cannot see)"
-    fi
-
-    if [ "$harbor_version" = 1.1.2 ]; then
-        install_shared_secretkey
-    else
-        step "installing the cluster's secretkey and token key pair under $data_volume/secret (prepare keeps them)"
-        local path
-        for path in "${seeded_files[@]}"; do
-            install_file "$path" "$root$data_volume/$path"
-        done
-    fi
-
-    step "laying harbor/ over $installer_dir"
-    local path
-    for path in "${harbor_files[@]}"; do
-        install_file "$path" "$root$installer_dir/${path#harbor/}"
-    done
-}
-
-# Harbor 1.1.2 keeps its secretkey on CephFS: one file for every node.
-install_shared_secretkey() {
-    step "installing the shared secretkey on CephFS"
-    source_of shared/secretkey
-    if [ "$checking" = true ]; then
-        check_file "$root$secretkey_path" 0600
-    elif [ -f "$root$secretkey_path" ]; then
-        cmp -s "$SOURCE" "$root$secretkey_path" \
-            || fail "$root$secretkey_path holds a different secretkey: every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
-        echo "unchanged: $root$secretkey_path"
-    elif [ "$dry_run" = true ]; then
-        echo "would write $root$secretkey_path (mode 0600)"
-    else
-        install_file shared/secretkey "$root$secretkey_path"
-    fi
-    if [ "$checking" = false ]; then
-        recorded[$root$secretkey_path]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) 0600"
-        record_secretkey
     fi
 }
 
@@ -496,18 +497,6 @@ set_up_database() {
     fi
 }
 
-redis_conf="/etc/redis/harborgen-$cluster.conf"  # what redis.conf includes (RUNBOOK.md)
-
-install_redis_settings() {
-    step "installing the Redis settings of the cluster"
-    install_file redis/harbor.conf "$root$redis_conf" redis
-    # redis-server reads its configuration as the redis user. -h: the redis user owns the
-    # directory, and chown must not follow a link it could put there meanwhile.
-    if [ "$checking" = false ] && [ "$dry_run" = false ] && [ -z "$root" ] && id redis >/dev/null 2>&1; then
-        chown -h redis: "$root$redis_conf"
-    fi
-}
-
 start_load_balancer() {
     if [ "$checking" = true ]; then
         "$here/nginx/run-nginx.sh" --check || drift nginx-harbor "the load balancer does not run this bundle's configuration"
@@ -521,9 +510,13 @@ start_load_balancer() {
     fi
 }
 
-if has_role harbor; then install_harbor_node; fi
+step "installing the files this node needs before CephFS is mounted"
+install_listed before-mount
+if has_role harbor; then mount_for_harbor; fi
+install_shared
+step "installing the files of this bundle"
+install_listed after-mount
 if has_role database; then set_up_database; fi
-if has_role redis; then install_redis_settings; fi
 if has_role load-balancer; then start_load_balancer; fi
 if [ "$checking" = true ]; then
     report_check
@@ -539,5 +532,5 @@ if has_role harbor; then
     echo "Next, on this node: $here/install-harbor.sh   (instead of ./install.sh; one Harbor node at a time)"
 fi
 if has_role redis; then
-    echo "Next, on this node: add 'include $redis_conf' at the end of redis.conf and restart Redis"
+    echo "Next, on this node: add 'include ${redis_conf:?values.sh of a Redis node names it}' at the end of redis.conf and restart Redis"
 fi
