@@ -3,7 +3,27 @@
 from __future__ import annotations
 
 from ..impacts import Action, Impact
-from .catalogue import Install, Row, When, script
+from ..model import Cluster, Node
+from . import Artifact
+from .catalogue import Install, Row, Values, When, script
+
+# What changing a Harbor node's own file costs: its Harbor restarts.
+REINSTALLS = (Impact(Action.REINSTALL),)
+# Every node must hold the same: they disagree until each one has restarted.
+REINSTALLS_EVERY_NODE = (Impact(Action.REINSTALL, cluster_wide=True),)
+
+
+def installer_dir(cluster: Cluster) -> str:
+    return cluster.harbor.installer_dir
+
+
+def holding(attribute: str) -> Values:
+    """The values of a file that is one secret: the harbor setting ATTRIBUTE names."""
+    def values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
+        return {"secret": getattr(cluster.harbor, attribute)}
+
+    return values
+
 
 DOCKER_DROPIN = "systemd/docker.service.d/harborgen-cephfs.conf"
 

@@ -6,22 +6,16 @@ from __future__ import annotations
 from ...artifacts import Artifact
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
+from ...artifacts.harbor_node import REINSTALLS, REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...impacts import Action, Impact
 from ...model import Cluster, Node
 
 INSTALLER = "harbor/"
-REINSTALLS = (Impact(Action.REINSTALL),)
-# Every node must hold the same: they disagree until each one has restarted.
-REINSTALLS_EVERY_NODE = (Impact(Action.REINSTALL, cluster_wide=True),)
-
-
-def _installer_dir(cluster: Cluster) -> str:
-    return cluster.harbor.installer_dir
 
 
 def _laid_over(path: str) -> Install:
     """A file of harbor/ in the bundle goes to the same place in the installer directory."""
-    return under(_installer_dir, path.removeprefix(INSTALLER))
+    return under(installer_dir, path.removeprefix(INSTALLER))
 
 
 def _compose_values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
@@ -30,13 +24,6 @@ def _compose_values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -
 
 def _cfg_values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
     return {"ldap": cluster.harbor.ldap_settings}
-
-
-def _holding(attribute: str):
-    def values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
-        return {"secret": getattr(cluster.harbor, attribute)}
-
-    return values
 
 
 def _harbor_row(path: str, template: str, differ: str, impacts=REINSTALLS, contexts=(), values=None) -> Row:
@@ -57,13 +44,13 @@ ROWS = (
     _harbor_row("harbor/common/templates/registry/config.yml", "harbor/registry-config.yml.j2", "yaml",
                 REINSTALLS_EVERY_NODE, contexts=("template", "yaml-plain")),
     _harbor_row("harbor/common/templates/ui/private_key.pem", "secrets/whole-file.j2", "secret",
-                REINSTALLS_EVERY_NODE, contexts=("rsa-private-key",), values=_holding("token_private_key")),
+                REINSTALLS_EVERY_NODE, contexts=("rsa-private-key",), values=holding("token_private_key")),
     _harbor_row("harbor/common/templates/registry/root.crt", "secrets/whole-file.j2", "secret",
-                REINSTALLS_EVERY_NODE, contexts=("certificate",), values=_holding("token_certificate")),
+                REINSTALLS_EVERY_NODE, contexts=("certificate",), values=holding("token_certificate")),
     # Put on CephFS before the first start, so that no prepare run races to make one.
     Row(SECRETKEY, "harbor/secretkey.j2", ("harbor",), "secret", REINSTALLS_EVERY_NODE,
         Install(_secretkey_path, When.SHARED),
-        contexts=("secretkey",), values=_holding("secretkey")),
+        contexts=("secretkey",), values=holding("secretkey")),
     # Replaces ./install.sh: refuses an unmounted node, locks prepare's output down.
     script("install-harbor.sh", "install-harbor.sh", ("harbor",), "the operator, after apply.sh"),
     # For a node that ran single-node Harbor with its own harbor-db: moves that data to the cluster's database.

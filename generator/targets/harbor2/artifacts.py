@@ -10,15 +10,13 @@ after it runs (pin-secrets.sh).
 
 from __future__ import annotations
 
-from ...artifacts import Artifact
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
+from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...impacts import Action, Impact
 from ...model import Cluster, Node
 
 PINS = "harbor/harborgen/pins"
-REINSTALLS = (Impact(Action.REINSTALL),)
-REINSTALLS_EVERY_NODE = (Impact(Action.REINSTALL, cluster_wide=True),)
 
 # (bundle path = its path under data_volume, the secret, the template, its language): prepare keeps each
 # file that exists (utils/cert.py: get_secret_key, prepare_registry_ca). The secretkey is exactly 16 bytes,
@@ -40,19 +38,8 @@ PINNED = (
 )
 
 
-def _installer_dir(cluster: Cluster) -> str:
-    return cluster.harbor.installer_dir
-
-
 def _data_volume(cluster: Cluster) -> str:
     return cluster.harbor.data_volume
-
-
-def _holding(attribute: str):
-    def values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
-        return {"secret": getattr(cluster.harbor, attribute)}
-
-    return values
 
 
 def _redis_conf(cluster: Cluster, node: Node | None = None) -> str:
@@ -76,13 +63,13 @@ HARBOR_YML_IMPACTS = (
 ROWS = (
     # prepare copies harbor.yml's passwords into env files that docker compose reads.
     Row("harbor/harbor.yml", "harbor2/harbor.yml.j2", ("harbor",), "yaml", HARBOR_YML_IMPACTS,
-        under(_installer_dir, "harbor.yml"), contexts=("yaml-single-quoted", "compose2-env")),
+        under(installer_dir, "harbor.yml"), contexts=("yaml-single-quoted", "compose2-env")),
     *(Row(f"{PINS}/{name}", f"harbor2/pins/{name}.j2", ("harbor",), differ, REINSTALLS_EVERY_NODE,
-          under(_installer_dir, f"harborgen/pins/{name}"), contexts=contexts)
+          under(installer_dir, f"harborgen/pins/{name}"), contexts=contexts)
       for name, differ, contexts in PINNED),
     # The same on every node, in place under data_volume before prepare runs.
     *(Row(path, template, ("harbor",), "secret", REINSTALLS_EVERY_NODE, under(_data_volume, path),
-          contexts=(language,), values=_holding(attribute))
+          contexts=(language,), values=holding(attribute))
       for path, attribute, template, language in SEEDED),
     # Replaces ./install.sh: refuses an unmounted node, pins prepare's secrets.
     script("install-harbor.sh", "install-harbor2.sh", ("harbor",), "the operator, after apply.sh"),
