@@ -335,40 +335,40 @@ give_to() {
 
 # The install list, INSTALL: one file per line, tab-separated (when, mode, bundle path, destination,
 # service user), in the order apply.sh installs them; '#' lines are comments.
-# install_listed WHEN: every file of INSTALL for WHEN (before-mount, after-mount).
+# install_listed WHEN: every file of INSTALL for WHEN (before-mount, shared, after-mount).
 install_listed() {
     local when mode path destination service_user
     while IFS=$'\t' read -r -u 3 when mode path destination service_user; do
         [ "$when" = "$1" ] || continue
-        install_file "$path" "$root$destination" "$mode" "$service_user"
+        if [ "$when" = shared ]; then
+            install_shared "$path" "$root$destination" "$mode"
+        else
+            install_file "$path" "$root$destination" "$mode" "$service_user"
+        fi
     done 3< "$here/INSTALL"
 }
 
-# install_shared: the files on CephFS every node must hold the same (INSTALL: shared). The first node
-# writes one; every other refuses a different one, since Harbor may already have used it (its
-# secretkey encrypts what it stores).
+# install_shared BUNDLE_PATH DESTINATION MODE: a file on CephFS every node must hold the same. The
+# first node writes it; every other refuses a different one, since Harbor may already have used it
+# (its secretkey encrypts what it stores).
 install_shared() {
-    local when mode path destination service_user target
-    while IFS=$'\t' read -r -u 3 when mode path destination service_user; do
-        [ "$when" = shared ] || continue
-        target=$root$destination
-        step "installing the shared $(basename "$path") on CephFS"
-        source_of "$path"
-        if [ "$checking" = true ]; then
-            check_file "$target" "$mode"
-            continue
-        elif [ -f "$target" ]; then
-            cmp -s "$SOURCE" "$target" \
-                || fail "$target holds a different $(basename "$path"): every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
-            echo "unchanged: $target"
-        elif [ "$dry_run" = true ]; then
-            echo "would write $target (mode $mode)"
-        else
-            install_file "$path" "$target" "$mode"
-        fi
-        recorded[$target]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
-        record_digest "$(basename "$path")"
-    done 3< "$here/INSTALL"
+    local path=$1 target=$2 mode=$3
+    step "installing the shared $(basename "$path") on CephFS"
+    source_of "$path"
+    if [ "$checking" = true ]; then
+        check_file "$target" "$mode"
+        return
+    elif [ -f "$target" ]; then
+        cmp -s "$SOURCE" "$target" \
+            || fail "$target holds a different $(basename "$path"): every node must share one. If Harbor already ran, put that key in the secrets file as $secretkey_name; if not, remove the file"
+        echo "unchanged: $target"
+    elif [ "$dry_run" = true ]; then
+        echo "would write $target (mode $mode)"
+    else
+        install_file "$path" "$target" "$mode"
+    fi
+    recorded[$target]="$(sha256sum < "$SOURCE" | cut -d' ' -f1) $mode"
+    record_digest "$(basename "$path")"
 }
 
 # record_digest NAME: what install-harbor.sh compares the shared file on CephFS with: the digest of
@@ -513,7 +513,7 @@ start_load_balancer() {
 step "installing the files this node needs before CephFS is mounted"
 install_listed before-mount
 if has_role harbor; then mount_for_harbor; fi
-install_shared
+install_listed shared
 step "installing the files of this bundle"
 install_listed after-mount
 if has_role database; then set_up_database; fi
