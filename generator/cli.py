@@ -9,7 +9,7 @@ import click
 
 from . import __version__
 from .errors import DriftError, HarborgenError, InputError, InternalError, LintFindings, OutputError, UsageError, exit_code_for
-from .pipeline import compile_cluster, load_checked, load_checked_text, load_cluster
+from .pipeline import compile_cluster, load_checked, load_checked_text, load_cluster, secrets_needed
 from .writer import WriteResult, compare, refuse_foreign, write_tree
 
 DEFAULT_OUT = Path("out")
@@ -82,8 +82,8 @@ def check_command(topology: Path, out_dir: Path, show_diff: bool) -> None:
 @click.option("--list-rules", is_flag=True, help="Print the catalogue of rules and exit.")
 def lint_command(topology: Path | None, output_format: str, list_rules: bool) -> None:
     """Name every single point of failure and weak spot of TOPOLOGY; exit 1 on an error it does not accept."""
-    from .lint import counts, run_lint
-    from .lintreport import FORMATTERS, catalogue
+    from .lint.report import FORMATTERS, catalogue
+    from .lint.run import counts, run_lint
 
     if list_rules:
         click.echo(catalogue(), nl=False)
@@ -183,18 +183,20 @@ def secrets_group() -> None:
 @secrets_option
 def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     """Add every missing secret TOPOLOGY needs to FILE; never change an existing one."""
-    from .placeholders import needed_secrets
     from .secretgen import generate_missing
     from .secretsfile import add_secrets, how_to_obtain, read_secrets, secrets_file_problems
+    from .targets import target_of
 
     cluster = load_cluster(topology)
-    needed = needed_secrets(compile_cluster(cluster))
+    needed = secrets_needed(cluster, compile_cluster(cluster))
     problems = secrets_file_problems(secrets_file)
     if problems:
         raise InputError(problems)
     read = read_secrets(secrets_file) if secrets_file.exists() or secrets_file.is_symlink() else None
     existing = read.values if read else {}
-    added, impossible = generate_missing(needed, existing, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name)
+    added, impossible = generate_missing(
+        needed, existing, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name, managed=target_of(cluster).managed_secrets
+    )
     if added:
         add_secrets(secrets_file, added, cluster.name, read.raw if read else None)
     for name in sorted(added):
@@ -209,10 +211,9 @@ def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
 @secrets_option
 def secrets_check_command(topology: Path, secrets_file: Path) -> None:
     """Exit 2 unless every secret TOPOLOGY needs is in FILE and legal wherever it lands."""
-    from .placeholders import needed_secrets
 
     cluster = load_cluster(topology)
-    needed = needed_secrets(compile_cluster(cluster))
+    needed = secrets_needed(cluster, compile_cluster(cluster))
     _check_secrets_or_fail(cluster, needed, secrets_file)
     click.echo(f"{secrets_file}: all {len(needed)} secrets present and legal in every file they land in")
 
@@ -241,7 +242,6 @@ def _check_secrets_or_fail(cluster, needed, secrets_file: Path):
 def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, ...], out_dir: Path) -> None:
     """Write the secrets pack of each node: only the secrets its bundle uses, filled into its files."""
     from .packs import node_pack, pack_of
-    from .placeholders import needed_secrets
 
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
@@ -252,7 +252,7 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
         raise UsageError(f"no node {', '.join(map(repr, unknown))} in {topology} (expected one of: {', '.join(known)})")
     chosen = list(nodes) or known
     their_files = {path: artifact for path, artifact in tree.items() if path.partition("/")[0] in chosen}
-    secrets = _check_secrets_or_fail(cluster, needed_secrets(their_files), secrets_file)
+    secrets = _check_secrets_or_fail(cluster, secrets_needed(cluster, their_files), secrets_file)
     packs = {name: (out_dir if len(nodes) == 1 else out_dir / name, node_pack(tree, cluster.name, name, secrets.values))
              for name in chosen}
     for name, (target, pack) in packs.items():  # every pack refused or none: no half-written set
@@ -271,12 +271,11 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
 def materialize_command(topology: Path, secrets_file: Path, out_dir: Path) -> None:
     """Write TOPOLOGY's bundles with every secret filled in, files that hold one 0600."""
     from .packs import materialize
-    from .placeholders import needed_secrets
 
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
     tree = compile_cluster(cluster)
-    secrets = _check_secrets_or_fail(cluster, needed_secrets(tree), secrets_file)
+    secrets = _check_secrets_or_fail(cluster, secrets_needed(cluster, tree), secrets_file)
     result = write_tree(materialize(tree, secrets.values), out_dir / cluster.name, private=True)
     _report_leftovers(result)
     click.echo(f"{out_dir / cluster.name}: {len(result.written)} written, {len(result.removed)} removed, {result.unchanged} unchanged")

@@ -2,27 +2,22 @@
 
 One small function per rule; each returns the problems it finds, and each
 message names both ends of the broken reference so the operator can decide
-which end is wrong.
+which end is wrong. Every target's rules are here (SHARED); a target's own are
+in its package (``Target.crosschecks``) and run after these.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
-from .conventions import cephx_secret_name, default_log_dir, generated_secret_names
+from .documents import CrossCheck, Document, nodes_with, secret_references
 from .errors import Diagnostic
 from .formats import split_http_url
 from .loader import Located
-from .targets import Feature, Target, target_for_version, versions_with
-
-Document = dict[str, Any]
-Rule = Callable[[Document, Located], Iterator[Diagnostic]]
-
-
-def _nodes_with(document: Document, role: str) -> list[str]:
-    return [name for name, node in document["nodes"].items() if role in node["roles"]]
+from .managed import TOKEN_PAIR
+from .model import cephx_secret_name, default_log_dir
+from .targets import TARGETS, Feature, Target, target_for_version, versions_with
 
 
 def _target(document: Document) -> Target:
@@ -44,7 +39,7 @@ def referenced_nodes_hold_their_role(document: Document, located: Located) -> It
 
 def exactly_one_database_and_load_balancer(document: Document, located: Located) -> Iterator[Diagnostic]:
     for role, section in (("database", "database"), ("load-balancer", "load_balancer")):
-        holders = _nodes_with(document, role)
+        holders = nodes_with(document, role)
         if len(holders) > 1:
             for name in holders[1:]:
                 yield located.diagnostic(
@@ -54,12 +49,12 @@ def exactly_one_database_and_load_balancer(document: Document, located: Located)
 
 
 def at_least_one_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
-    if not _nodes_with(document, "harbor"):
+    if not nodes_with(document, "harbor"):
         yield located.diagnostic(("nodes",), "no node holds the 'harbor' role (expected at least one)")
 
 
 def at_most_one_ceph_admin(document: Document, located: Located) -> Iterator[Diagnostic]:
-    admins = _nodes_with(document, "ceph-admin")
+    admins = nodes_with(document, "ceph-admin")
     for name in admins[1:]:
         yield located.diagnostic(
             ("nodes", name, "roles"),
@@ -158,18 +153,6 @@ def _overlaps(first: str, second: str) -> bool:
     return first == second or first.startswith(second + "/") or second.startswith(first + "/")
 
 
-def ldap_settings_match_auth_mode(document: Document, located: Located) -> Iterator[Diagnostic]:
-    harbor = document["harbor"]
-    if not _target(document).has(Feature.SETTINGS_IN_CONFIG):
-        return  # Harbor 2.x keeps authentication in its database, set in the UI
-    ldap = harbor.get("ldap")
-    if harbor["auth_mode"] == "ldap_auth" and ldap is None:
-        yield located.diagnostic(("harbor", "auth_mode"), "is ldap_auth but harbor.ldap is missing (expected harbor.ldap with url and base_dn)")
-    if ldap is not None and ("search_dn" in ldap) != ("search_password" in ldap):
-        given, missing = ("search_dn", "search_password") if "search_dn" in ldap else ("search_password", "search_dn")
-        yield located.diagnostic(("harbor", "ldap", given), f"is set without harbor.ldap.{missing} (expected both or neither)", of_key=True)
-
-
 def load_balancer_port_free_on_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
     balancer = document["load_balancer"]
     node = document["nodes"].get(balancer["node"])
@@ -187,67 +170,17 @@ def redis_role_only_where_used(document: Document, located: Located) -> Iterator
     if target.has(Feature.REDIS):
         return
     versions = " or ".join(f'"{version}"' for version in versions_with(Feature.REDIS))
-    for name in _nodes_with(document, "redis"):
+    for name in nodes_with(document, "redis"):
         yield located.diagnostic(
             ("nodes", name, "roles"),
             f"node {name!r} holds the 'redis' role, which Harbor {target.version} does not use (expected harbor.version {versions} for a cluster with Redis)",
         )
 
 
-def redis_is_one_endpoint(document: Document, located: Located) -> Iterator[Diagnostic]:
-    redis = document.get("redis")
-    if redis is None:
-        return
-    given = [key for key in ("node", "host") if key in redis]
-    if len(given) == 2:
-        yield located.diagnostic(("redis", "host"), "is set together with redis.node (expected one of them: a node of the topology, or a host outside it)", of_key=True)
-    elif not given and "sentinel" not in redis:
-        yield located.diagnostic(("redis",), "names no Redis (expected redis.node, redis.host, or redis.sentinel)", of_key=True)
-    if "sentinel" in redis and "host" in redis:
-        yield located.diagnostic(
-            ("redis", "host"),
-            "is set together with redis.sentinel (expected no host: with Sentinel, Harbor asks the sentinels where the master is)",
-            of_key=True,
-        )
-    holders = _nodes_with(document, "redis")
-    for name in holders:
-        if name != redis.get("node"):
-            named = f"redis.node is {redis['node']!r}" if "node" in redis else "redis.node is not set"
-            yield located.diagnostic(
-                ("nodes", name, "roles"),
-                f"node {name!r} holds the 'redis' role, but {named} (expected the redis role on the node redis.node names, and only there)",
-            )
-
-
-def redis_cluster_is_refused(document: Document, located: Located) -> Iterator[Diagnostic]:
-    if document.get("redis", {}).get("cluster"):
-        yield located.diagnostic(
-            ("redis", "cluster"),
-            "is true, but Harbor does not support Redis Cluster (expected one Redis server, or Redis Sentinel with redis.sentinel)",
-        )
-
-
-def redis_indexes_are_distinct(document: Document, located: Located) -> Iterator[Diagnostic]:
-    indexes = document.get("redis", {}).get("indexes")
-    if not indexes:
-        return
-    written = located.data.get("redis", {}).get("indexes") or {}
-    # Blame the index the operator wrote, not a default it collides with.
-    users = sorted(indexes, key=lambda user: user not in written)
-    seen: dict[int, str] = {}
-    for user in reversed(users):
-        index = indexes[user]
-        if index in seen:
-            default = "" if seen[index] in written else ", by default"
-            yield located.diagnostic(
-                ("redis", "indexes", user),
-                f"database {index} is also the {seen[index]} database{default} (expected a database of its own: Harbor's services must not share one)",
-            )
-        seen.setdefault(index, user)
-
-
 def secret_names_are_not_reserved(document: Document, located: Located) -> Iterator[Diagnostic]:
-    reserved = generated_secret_names(cephx_secret_name(document["cephfs"]["client"]))
+    # One namespace for every target: a topology keeps its names when it moves to another version.
+    managed = {secret.name for target in TARGETS.values() for secret in target.managed_secrets}
+    reserved = managed | set(TOKEN_PAIR) | {cephx_secret_name(document["cephfs"]["client"])}
     for path, name in secret_references(document, ()):
         if name in reserved:
             yield located.diagnostic(
@@ -304,17 +237,7 @@ def harbor_paths_are_not_system_directories(document: Document, located: Located
             return
 
 
-def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
-    """(path, name) of every {secret: name} in a document."""
-    if isinstance(value, dict):
-        if set(value) == {"secret"} and isinstance(value["secret"], str):
-            yield path, value["secret"]
-            return
-        for key, child in value.items():
-            yield from secret_references(child, (*path, key))
-
-
-RULES: tuple[Rule, ...] = (
+SHARED: tuple[CrossCheck, ...] = (
     referenced_nodes_hold_their_role,
     exactly_one_database_and_load_balancer,
     at_least_one_harbor_node,
@@ -324,17 +247,14 @@ RULES: tuple[Rule, ...] = (
     tls_goes_with_https,
     mds_entries_are_nodes,
     log_dirs_are_per_node,
-    ldap_settings_match_auth_mode,
     load_balancer_port_free_on_harbor_node,
     secret_names_are_not_reserved,
     redis_role_only_where_used,
-    redis_is_one_endpoint,
-    redis_cluster_is_refused,
-    redis_indexes_are_distinct,
     each_rule_is_accepted_once,
     harbor_paths_are_not_system_directories,
 )
 
 
 def run_all(document: Document, located: Located) -> list[Diagnostic]:
-    return [problem for rule in RULES for problem in rule(document, located)]
+    checks = (*SHARED, *_target(document).crosschecks)
+    return [problem for check in checks for problem in check(document, located)]

@@ -228,12 +228,6 @@ def _rank(step: Step, nodes_added: bool, nodes_removed: bool) -> int:
     return {Phase.DATABASE: 0, Phase.CEPH: 2, Phase.HARBOR: 3}[step.phase]
 
 
-def _registry_redis(cluster: Cluster) -> tuple:
-    """What the registry's Redis URL is made of (prepare builds it from harbor.yml)."""
-    redis = cluster.redis
-    return redis.address, redis.registry_index, redis.sentinel, redis.password.name, redis.idle_timeout_seconds
-
-
 def _moves_upstream_servers(change: Change) -> bool:
     """An nginx change that adds or removes a server line of an upstream: the set of nodes behind it."""
     line = change.delta.new if change.delta.old is None else change.delta.old if change.delta.new is None else None
@@ -254,11 +248,7 @@ def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster, cata
             f"Harbor starts on {', '.join(starting)}: each jobservice start sets every running replication job of the "
             "cluster back to pending and runs it again there (ResetRunningJobs): check that no replication job runs first"
         )
-    if old.redis and new.redis and _registry_redis(old) != _registry_redis(new):
-        found.append(
-            "the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
-            "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI"
-        )
+    found.extend(target.plan_warnings(old, new))
     for step in steps:
         if step.remount:
             found.append(f"{step.node}: CephFS is unmounted and mounted again: Harbor is down on that node meanwhile")

@@ -10,21 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .conventions import (
-    CORE_SECRET,
-    CSRF_KEY,
-    JOBSERVICE_SECRET,
-    REGISTRY_CREDENTIAL_PASSWORD,
-    REGISTRY_CREDENTIAL_USER,
-    REGISTRY_HTTP_SECRET,
-    ROBOT_SCANNER_PREFIX,
-    SECRETKEY,
-    TOKEN_CERTIFICATE,
-    TOKEN_PRIVATE_KEY,
-    cephx_secret_name,
-    default_log_dir,
-    placeholder,
-)
+from .managed import REGISTRY_HTTP_SECRET, SECRETKEY, TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
+from .placeholders import placeholder
 
 ROLE_ORDER = ("harbor", "ceph-admin", "load-balancer", "database", "redis")
 
@@ -48,119 +35,20 @@ class SecretRef:
         return placeholder(self.name, "scram")
 
 
-@dataclass(frozen=True)
-class Email:
-    server: str
-    port: int
-    username: str
-    password: SecretRef
-    sender: str
-    ssl: bool
-    identity: str
-
-
-@dataclass(frozen=True)
-class Ldap:
-    url: str
-    base_dn: str
-    uid: str
-    scope: int
-    timeout: int
-    search_dn: str | None
-    search_password: SecretRef | None
-    filter: str | None
-
-
-# What the stock harbor.cfg holds when LDAP is not used; Harbor's prepare reads these keys regardless.
-STOCK_LDAP = Ldap(
-    url="ldaps://ldap.mydomain.com",
-    base_dn="ou=people,dc=mydomain,dc=com",
-    uid="uid",
-    scope=3,
-    timeout=5,
-    search_dn=None,
-    search_password=None,
-    filter=None,
-)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HarborSettings:
-    version: str
-    scheme: str
-    hostname: str  # host, with ":port" when external_url names one: what clients type
-    installer_dir: str
-    admin_password: SecretRef
-    auth_mode: str
-    self_registration: bool
-    max_job_workers: int
-    token_expiration: int
-    project_creation_restriction: str
-    verify_remote_cert: bool
-    email: Email
-    ldap: Ldap | None
-    secretkey: SecretRef = SecretRef(SECRETKEY)
-    registry_http_secret: SecretRef = SecretRef(REGISTRY_HTTP_SECRET)
-    token_private_key: SecretRef = SecretRef(TOKEN_PRIVATE_KEY)
-    token_certificate: SecretRef = SecretRef(TOKEN_CERTIFICATE)
-
-    @property
-    def ui_url(self) -> str:
-        return f"{self.scheme}://{self.hostname}"
-
-    @property
-    def external_url(self) -> str:
-        """What clients use (both targets have it): the load balancer's URL."""
-        return self.ui_url
-
-    @property
-    def ldap_settings(self) -> Ldap:
-        return self.ldap or STOCK_LDAP
-
-    @property
-    def image_tag(self) -> str:
-        return f"v{self.version}"
-
-
-@dataclass(frozen=True)
-class Harbor2Settings:
-    """Harbor 2.15: what becomes the one harbor.yml of every node, and the secrets prepare would make at random."""
+    """What every target's Harbor has; a target's settings add their own (kw_only: defaults may come first)."""
 
     version: str
     scheme: str
-    host: str  # the load balancer's host: harbor.yml's hostname
-    external_url: str
+    external_url: str  # what clients use: the load balancer's URL
     installer_dir: str
     admin_password: SecretRef
-    data_volume: str
-    http_port: int
-    job_logs: str  # "database" or "shared"
-    with_trivy: bool
     max_job_workers: int
-    log_level: str
-    secretkey: SecretRef = SecretRef(SECRETKEY)
-    registry_http_secret: SecretRef = SecretRef(REGISTRY_HTTP_SECRET)
+    secretkey: SecretRef = SecretRef(SECRETKEY.name)
+    registry_http_secret: SecretRef = SecretRef(REGISTRY_HTTP_SECRET.name)
     token_private_key: SecretRef = SecretRef(TOKEN_PRIVATE_KEY)
     token_certificate: SecretRef = SecretRef(TOKEN_CERTIFICATE)
-    core_secret: SecretRef = SecretRef(CORE_SECRET)
-    jobservice_secret: SecretRef = SecretRef(JOBSERVICE_SECRET)
-    csrf_key: SecretRef = SecretRef(CSRF_KEY)
-    robot_scanner_prefix: SecretRef = SecretRef(ROBOT_SCANNER_PREFIX)
-    registry_password: SecretRef = SecretRef(REGISTRY_CREDENTIAL_PASSWORD)
-    registry_user: str = REGISTRY_CREDENTIAL_USER
-
-    @property
-    def job_loggers(self) -> tuple[str, ...]:
-        return ("DB",) if self.job_logs == "database" else ("FILE",)
-
-    @property
-    def shared_directories(self) -> tuple[str, ...]:
-        """The directories of data_volume that live on CephFS: never the whole data_volume."""
-        return ("registry", "job_logs") if self.job_logs == "shared" else ("registry",)
-
-    @property
-    def secret_dir(self) -> str:
-        return f"{self.data_volume}/secret"
 
 
 @dataclass(frozen=True)
@@ -237,59 +125,16 @@ class CephFS:
         return ":z" if self.selinux_relabel else ""
 
 
-@dataclass(frozen=True)
-class Database:
+@dataclass(frozen=True, kw_only=True)
+class SqlDatabase:
+    """The external database every Harbor node uses; a target's database adds its own settings."""
+
     node: str
     address: str
     port: int
     name: str
     user: str
     password: SecretRef
-
-
-@dataclass(frozen=True)
-class PostgreSQL:
-    node: str
-    address: str
-    port: int
-    name: str
-    user: str
-    password: SecretRef
-    ssl_mode: str
-    max_idle_conns: int
-    max_open_conns: int
-    connection_limit: int
-
-    @property
-    def hba_type(self) -> str:
-        # Anything but sslmode=disable means Harbor speaks TLS: let the server insist on it too.
-        return "host" if self.ssl_mode == "disable" else "hostssl"
-
-
-@dataclass(frozen=True)
-class Sentinel:
-    master_set: str
-    hosts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Redis:
-    node: str | None
-    host: str | None  # None with Sentinel only
-    port: int
-    password: SecretRef
-    sentinel: Sentinel | None
-    registry_index: int
-    jobservice_index: int
-    trivy_index: int
-    idle_timeout_seconds: int
-
-    @property
-    def address(self) -> str:
-        """harbor.yml's external_redis.host: HOST:PORT, or the sentinels' addresses."""
-        if self.sentinel:
-            return ",".join(self.sentinel.hosts)
-        return f"{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -334,20 +179,35 @@ class LoadBalancer:
 @dataclass(frozen=True)
 class Cluster:
     name: str
-    harbor: HarborSettings | Harbor2Settings
+    harbor: HarborSettings
     cephfs: CephFS
-    database: Database | PostgreSQL
+    database: SqlDatabase
     load_balancer: LoadBalancer
     nodes: tuple[Node, ...]
-    redis: Redis | None = None
 
     @property
     def harbor_nodes(self) -> tuple[Node, ...]:
         return tuple(node for node in self.nodes if node.has("harbor"))
 
+    def services(self) -> tuple[tuple[str, str], ...]:
+        """(what, node) of every service outside the Harbor nodes that a machine of the topology runs."""
+        return (("load balancer", self.load_balancer.node), ("database", self.database.node))
+
+    def template_names(self) -> dict[str, Any]:
+        """What the target's templates may use beside the shared names (a target's cluster adds its parts)."""
+        return {}
+
     def log_host_dir(self, node: Node) -> str:
         """The node's own log directory on CephFS (what the stock file calls /var/log/harbor)."""
         return f"{self.cephfs.harbor_root}/{node.log_dir}"
+
+
+def default_log_dir(node_name: str) -> str:
+    return f"logs/{node_name}"
+
+
+def cephx_secret_name(client: str) -> str:
+    return f"cephx_key_{client.replace('-', '_')}"
 
 
 def nodes_of(document: dict[str, Any]) -> tuple[Node, ...]:

@@ -9,8 +9,9 @@ from typing import Any
 from .bundle import Tree, render_cluster
 from .loader import Located, load_file, load_text
 from .model import Cluster
+from .placeholders import needed_secrets
 from .resources import TEMPLATES_DIR
-from .targets import build_cluster
+from .targets import build_cluster, target_of
 from .templating import Renderer
 from .validate import validate
 
@@ -46,3 +47,8 @@ def load_cluster(topology: Path) -> Cluster:
 
 def compile_cluster(cluster: Cluster) -> Tree:
     return render_cluster(cluster, Renderer(TEMPLATES_DIR))
+
+
+def secrets_needed(cluster: Cluster, tree: Tree) -> dict[str, frozenset[str]]:
+    """Every secret TREE holds a placeholder for, with the contexts it lands in and what its consumer asks."""
+    return needed_secrets(tree, target_of(cluster).managed_secrets)

@@ -17,24 +17,28 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from .conventions import CORE_SECRET, CSRF_KEY, JOBSERVICE_SECRET, PLACEHOLDER_PREFIX, ROBOT_SCANNER_PREFIX
-
 if TYPE_CHECKING:
     from .artifacts import Artifact
     from .bundle import Tree
+    from .managed import ManagedSecret
 
+# A placeholder stands where a secret value will be filled in on the machine.
+# Its characters are plain in every language the bundles use (ini, env,
+# YAML plain scalars, SQL string literals, string.Template), so the
+# committed render stays valid and shows exactly which secret goes where.
+PLACEHOLDER_PREFIX = "HARBORGEN_SECRET["
+PLACEHOLDER_SUFFIX = "]"
 PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"([a-z][a-z0-9_]*)(?:\|([a-z]+))?\]")
 
 # What a derived form asks of the value it is made from (contexts of generator/legality.py).
 FORM_CONTEXTS = {"bcrypt": ("bcrypt",), "scram": ("scram",)}
 
-# What Harbor's Go code asks of a pinned secret itself, wherever it lands.
-NAMED_CONTEXTS = {
-    CSRF_KEY: ("csrf-key",),
-    CORE_SECRET: ("word",),
-    JOBSERVICE_SECRET: ("word",),
-    ROBOT_SCANNER_PREFIX: ("word",),
-}
+
+
+def placeholder(secret_name: str, derived: str | None = None) -> str:
+    """Where a secret lands; with DERIVED (bcrypt, scram), a form of it that Python computes when filling."""
+    suffix = f"|{derived}" if derived else ""
+    return f"{PLACEHOLDER_PREFIX}{secret_name}{suffix}{PLACEHOLDER_SUFFIX}"
 
 
 def placeholders_in(content: bytes) -> list[str]:
@@ -47,24 +51,27 @@ def placeholder_uses(content: bytes) -> list[tuple[str, str]]:
     return PLACEHOLDER.findall(content.decode("utf-8", errors="replace"))
 
 
-def needed_in_bundle(artifacts: Iterable[Artifact]) -> dict[str, frozenset[str]]:
-    """Secret name -> contexts, for the placeholders of one node bundle."""
+def needed_in_bundle(artifacts: Iterable[Artifact], managed: Iterable[ManagedSecret] = ()) -> dict[str, frozenset[str]]:
+    """Secret name -> contexts, for the placeholders of one node bundle; MANAGED adds what their consumers ask."""
+    asks = {secret.name: secret.asks for secret in managed}
     needed: dict[str, set[str]] = {}
     for artifact in artifacts:
         for name, form in placeholder_uses(artifact.content):
             contexts = FORM_CONTEXTS[form] if form else artifact.contexts
-            needed.setdefault(name, set()).update(contexts, NAMED_CONTEXTS.get(name, ()))
+            needed.setdefault(name, set()).update(contexts, asks.get(name, ()))
     return {name: frozenset(contexts) for name, contexts in sorted(needed.items())}
 
 
-def needed_secrets(tree: Tree) -> dict[str, frozenset[str]]:
-    """Every secret the rendered tree holds a placeholder for, with the contexts it lands in."""
+def needed_secrets(tree: Tree, managed: Iterable[ManagedSecret] = ()) -> dict[str, frozenset[str]]:
+    """Every secret the rendered tree holds a placeholder for, with the contexts it lands in
+    (and, for the MANAGED ones, what their consumers ask of them)."""
+    managed = tuple(managed)
     by_node: dict[str, list[Artifact]] = {}
     for path, artifact in tree.items():
         by_node.setdefault(path.partition("/")[0], []).append(artifact)
     needed: dict[str, set[str]] = {}
     for artifacts in by_node.values():
-        for name, contexts in needed_in_bundle(artifacts).items():
+        for name, contexts in needed_in_bundle(artifacts, managed).items():
             needed.setdefault(name, set()).update(contexts)
     return {name: frozenset(contexts) for name, contexts in sorted(needed.items())}
 

@@ -6,33 +6,13 @@ import datetime
 import secrets as random_source
 import string
 
-from .conventions import (
-    CORE_SECRET,
-    CSRF_KEY,
-    JOBSERVICE_SECRET,
-    REGISTRY_CREDENTIAL_PASSWORD,
-    REGISTRY_HTTP_SECRET,
-    ROBOT_SCANNER_PREFIX,
-    SECRETKEY,
-    TOKEN_CERTIFICATE,
-    TOKEN_PRIVATE_KEY,
-)
+from .managed import TOKEN_CERTIFICATE, TOKEN_PAIR, TOKEN_PRIVATE_KEY, ManagedSecret
 
 # Passwords use an alphabet that is legal in every context of generator/legality.py.
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.:+=@%^!~*"
 PASSWORD_LENGTH = 24
 ALNUM = string.ascii_letters + string.digits
-SECRETKEY_LENGTH = 16  # Harbor's secretkey: exactly 16 characters
-HTTP_SECRET_LENGTH = 32
-# Harbor 2.15's secrets, as long as prepare makes them (utils/configs.py, utils/core.py).
-WORD_LENGTHS = {
-    CORE_SECRET: 16,
-    JOBSERVICE_SECRET: 16,
-    CSRF_KEY: 32,
-    ROBOT_SCANNER_PREFIX: 8,
-    REGISTRY_CREDENTIAL_PASSWORD: 32,
-    REGISTRY_HTTP_SECRET: HTTP_SECRET_LENGTH,
-}
+PLAIN_LENGTH = 32
 # Contexts in which a generated password is letters and digits only: a plain YAML word, redis.conf.
 PLAIN_CONTEXTS = frozenset({"yaml-plain", "redis-conf"})
 
@@ -42,9 +22,15 @@ def random_text(alphabet: str, length: int) -> str:
 
 
 def generate_missing(
-    needed: dict[str, frozenset[str]], existing: dict[str, str], *, cluster_name: str, cephx_name: str
+    needed: dict[str, frozenset[str]],
+    existing: dict[str, str],
+    *,
+    cluster_name: str,
+    cephx_name: str,
+    managed: tuple[ManagedSecret, ...],
 ) -> tuple[dict[str, str], list[str]]:
     """(new values for the secrets harborgen can make, names it cannot make); existing ones untouched."""
+    recipes = {secret.name: secret for secret in managed}
     added: dict[str, str] = {}
     impossible: list[str] = []
     for name in needed:
@@ -52,17 +38,15 @@ def generate_missing(
             continue
         if name == cephx_name:
             impossible.append(name)  # only the Ceph cluster can issue a cephx key
-        elif name == SECRETKEY:
-            added[name] = random_text(ALNUM, SECRETKEY_LENGTH)
-        elif name in WORD_LENGTHS:
-            added[name] = random_text(ALNUM, WORD_LENGTHS[name])
-        elif name in (TOKEN_PRIVATE_KEY, TOKEN_CERTIFICATE):
+        elif name in recipes:
+            added[name] = random_text(ALNUM, recipes[name].length)
+        elif name in TOKEN_PAIR:
             if TOKEN_PRIVATE_KEY in existing or TOKEN_CERTIFICATE in existing:
                 impossible.append(name)  # half a pair: the other half cannot be made to match
             else:
                 added[TOKEN_PRIVATE_KEY], added[TOKEN_CERTIFICATE] = token_key_pair(cluster_name)
         elif needed[name] & PLAIN_CONTEXTS:
-            added[name] = random_text(ALNUM, HTTP_SECRET_LENGTH)
+            added[name] = random_text(ALNUM, PLAIN_LENGTH)
         else:
             added[name] = random_text(PASSWORD_ALPHABET, PASSWORD_LENGTH)
     return added, impossible

@@ -19,11 +19,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
 from .errors import Diagnostic, InputError, OutputError
 from .formats import SHAPES
 from .legality import key_pair_problem, published_key_problem, value_problems
 from .loader import MAX_DOCUMENT_BYTES, Located, NotARegularFile, load_text, read_bounded
+from .managed import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
 from .model import Cluster
 
 SECRETS_FILE_MODE = 0o600

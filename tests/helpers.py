@@ -103,14 +103,16 @@ def require_reference(reference: Path = REFERENCE) -> Path:
 
 def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -> dict[str, str]:
     """Every secret the topology needs, generated as `secrets generate` would, plus a cephx key."""
-    from generator.conventions import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
-    from generator.placeholders import needed_secrets
+    from generator.managed import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
+    from generator.pipeline import secrets_needed
     from generator.secretgen import generate_missing
+    from generator.targets import target_of
 
     cluster = load_cluster(topology)
     pair = {TOKEN_PRIVATE_KEY: token_pair[0], TOKEN_CERTIFICATE: token_pair[1]}
     added, _ = generate_missing(
-        needed_secrets(compile_cluster(cluster)), pair, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name
+        secrets_needed(cluster, compile_cluster(cluster)), pair, cluster_name=cluster.name, cephx_name=cluster.cephfs.key.name,
+        managed=target_of(cluster).managed_secrets,
     )
     return {**pair, **added, cluster.cephfs.key.name: CEPHX_TEST_KEY, **overrides}
 

@@ -14,9 +14,11 @@ from generator.artifacts.catalogue import Catalogue, Install, Row, RunsFromBundl
 from generator.bundle import render_cluster
 from generator.errors import RenderError
 from generator.impacts import Action, Impact
+from generator.lint.run import run_lint
 from generator.loader import load_file
-from generator.placeholders import needed_secrets
+from generator.pipeline import Checked, load_checked, secrets_needed
 from generator.resources import SCHEMA_FILE, TEMPLATES_DIR
+from generator.secretgen import generate_missing
 from generator.templating import Renderer
 from generator.validate import validate
 from tests.helpers import ROOT
@@ -61,16 +63,28 @@ import dataclasses
 
 from generator.artifacts.catalogue import Install, Row
 from generator.impacts import Action, Impact
+from generator.lint.rule import Finding, Rule
+from generator.managed import ManagedSecret
+from generator.model import SecretRef
 from generator.targets.harbor1 import TARGET as HARBOR1
+
+TOKEN = ManagedSecret("extra_token", 12, ("word",))
 
 
 def _key(cluster, node, bundle):
-    return {"secret": cluster.harbor.secretkey}
+    return {"secret": SecretRef(TOKEN.name)}
+
+
+def _always(checked):
+    yield Finding(("harbor", "version"), "this is the extra target", "it is a test's", "nothing to fix")
 
 
 EXTRA = Row("extra/key", "secrets/whole-file.j2", ("harbor",), "secret", (Impact(Action.REINSTALL),),
-            Install(lambda cluster, node: "/etc/extra/key"), contexts=("secretkey",), values=_key)
-TARGET = dataclasses.replace(HARBOR1, version="9.9", rows=HARBOR1.rows + (EXTRA,))
+            Install(lambda cluster, node: "/etc/extra/key"), contexts=("yaml-plain",), values=_key)
+TARGET = dataclasses.replace(
+    HARBOR1, version="9.9", rows=HARBOR1.rows + (EXTRA,), own_secrets=(TOKEN,),
+    lint_rules=HARBOR1.lint_rules + (Rule("HG999", "info", "the extra target", "a test's", _always),),
+)
 '''
 
 
@@ -83,11 +97,20 @@ def test_a_new_target_is_one_module_and_its_rows_reach_every_stage(tmp_path, mon
     document["harbor"]["version"] = "9.9"  # past the schema: this target is the test's own
     cluster = targets.build_cluster(document)
     tree = render_cluster(cluster, Renderer(TEMPLATES_DIR))
-    assert tree["node0/extra/key"].content.strip() == b"HARBORGEN_SECRET[harbor_secretkey]"
+    assert tree["node0/extra/key"].content.strip() == b"HARBORGEN_SECRET[extra_token]"
     assert b"after-mount\t0600\textra/key\t/etc/extra/key\t\n" in tree["node0/INSTALL"].content
     assert b"'extra/key'" in tree["node0/values.sh"].content.split(b"secret_files=")[1].split(b"\n")[0]
-    assert "secretkey" in needed_secrets(tree)["harbor_secretkey"]
     assert "extra/key" not in tree.get("mysql/INSTALL").content.decode()
+    # its managed secret: the contexts its row and its consumer ask for, and made as long as it says
+    needed = secrets_needed(cluster, tree)
+    assert needed["extra_token"] == frozenset({"yaml-plain", "word"})
+    added, _ = generate_missing({"extra_token": needed["extra_token"]}, {}, cluster_name="c", cephx_name="x",
+                                managed=targets.target_of(cluster).managed_secrets)
+    assert len(added["extra_token"]) == 12
+    # its lint rule runs on its clusters alone
+    located = load_file(ROOT / "topology.yaml")
+    assert "HG999" in {result.rule.id for result in run_lint(Checked(located, document, cluster))}
+    assert "HG999" not in {result.rule.id for result in run_lint(load_checked(ROOT / "topology.yaml"))}
     sys.modules.pop("extra_target", None)
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from generator.lint import RULES, RULES_BY_ID, run_lint
+from generator.lint.run import RULES, RULES_BY_ID, run_lint
 from generator.pipeline import load_checked
 from generator.resources import SCHEMA_FILE
 from tests.helpers import GOLDEN, ROOT, run_harborgen

@@ -8,8 +8,8 @@ import stat
 import pytest
 import yaml
 
-from generator.conventions import placeholder
 from generator.pipeline import load_cluster
+from generator.placeholders import placeholder
 from tests.helpers import ROOT, compiled, require_reference, secrets_for
 from tests.prepare_emulation import adminserver_env, parse_env, read_cfg
 from tests.real_prepare import run_prepare1

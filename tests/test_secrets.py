@@ -71,16 +71,19 @@ def test_generated_passwords_are_legal_in_every_context():
 
 def test_generated_secrets_fit_every_context_they_land_in():
     """Each kind harborgen makes, for the contexts the render gives it (both targets)."""
-    from generator.placeholders import needed_secrets
+    from generator.pipeline import load_cluster, secrets_needed
     from generator.secretgen import generate_missing
+    from generator.targets import target_of
     from tests.helpers import all_topologies, compiled
 
     for topology in all_topologies().values():
         cluster_name, tree = compiled(topology)
-        needed = needed_secrets(tree)
+        managed = target_of(load_cluster(topology)).managed_secrets
+        needed = secrets_needed(load_cluster(topology), tree)
         cephx = next(name for name in needed if name.startswith("cephx_key_"))
         for _ in range(20):
-            added, _ = generate_missing({k: v for k, v in needed.items() if not k.startswith("token_")}, {}, cluster_name=cluster_name, cephx_name=cephx)
+            without_pair = {k: v for k, v in needed.items() if not k.startswith("token_")}
+            added, _ = generate_missing(without_pair, {}, cluster_name=cluster_name, cephx_name=cephx, managed=managed)
             for name, value in added.items():
                 assert value_problems(value, needed[name]) == [], (topology.name, name)
 

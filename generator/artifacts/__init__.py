@@ -35,7 +35,7 @@ def cluster_context(cluster: Cluster) -> dict[str, Any]:
         "database": cluster.database,
         "balancer": cluster.load_balancer,
         "harbor_nodes": cluster.harbor_nodes,
-        "redis": cluster.redis,
+        **cluster.template_names(),
     }
 
 

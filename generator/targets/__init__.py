@@ -1,7 +1,8 @@
 """The Harbor versions harborgen compiles for: one package each, found by the topology's harbor.version.
 
 A target holds what is its own: how the model of its clusters is built, its
-artifact rows, its cluster files, and the features the stages ask about. The
+artifact rows and cluster files, its cross-checks, lint rules and managed
+secrets, the warnings of its plans, and the features the stages ask about. The
 stages never ask "which version is this?", only "does this target have X?"
 (``target.has(Feature.REDIS)``). A new version is one package here, one line
 of REGISTERED, and a branch of the schema's harbor-version.
@@ -16,9 +17,13 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
+from .. import managed
 from ..artifacts import apply, ceph, harbor_node, nginx
 from ..artifacts.catalogue import Catalogue, ClusterFile, Row
+from ..documents import CrossCheck
 from ..errors import RenderError
+from ..lint.rule import Rule
+from ..managed import ManagedSecret
 from ..model import Cluster, Node
 
 
@@ -50,9 +55,17 @@ class Target:
     bundle_values: Callable[[Cluster, Node], dict[str, Any]]  # what values.sh holds beyond the shared names
     published_ports: Callable[[dict[str, Any]], tuple[int, ...]]  # host ports its own proxy takes on a Harbor node
     database_replication: str  # how to take the database's single point of failure away (lint's advice)
+    crosschecks: tuple[CrossCheck, ...] = ()  # run after every target's (crosscheck.SHARED)
+    lint_rules: tuple[Rule, ...] = ()  # run beside every target's (lint.shared.SHARED_RULES)
+    own_secrets: tuple[ManagedSecret, ...] = ()  # what it makes beside every target's (managed.SHARED)
+    plan_warnings: Callable[[Cluster, Cluster], list[str]] = lambda old, new: []  # what a plan from OLD to NEW must say
 
     def has(self, feature: Feature) -> bool:
         return feature in self.features
+
+    @property
+    def managed_secrets(self) -> tuple[ManagedSecret, ...]:
+        return managed.SHARED + self.own_secrets
 
     @cached_property
     def catalogue(self) -> Catalogue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import Feature, Target
-from . import artifacts
+from . import artifacts, crosscheck, lint
 from .model import build
 
 # Host ports Harbor 1.1.2's own nginx ("proxy" service) publishes on every Harbor node.
@@ -31,4 +31,6 @@ TARGET = Target(
     bundle_values=artifacts.bundle_values,
     published_ports=_published_ports,
     database_replication="replicate the database (Galera, or a primary and a replica with failover) behind one address",
+    crosschecks=crosscheck.CROSSCHECKS,
+    lint_rules=lint.RULES,
 )

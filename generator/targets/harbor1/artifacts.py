@@ -9,6 +9,7 @@ from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS, REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...impacts import Action, Impact
 from ...model import Cluster, Node
+from .model import own
 
 INSTALLER = "harbor/"
 
@@ -23,7 +24,7 @@ def _compose_values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -
 
 
 def _cfg_values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
-    return {"ldap": cluster.harbor.ldap_settings}
+    return {"ldap": own(cluster).harbor.ldap_settings}
 
 
 def _harbor_row(path: str, template: str, differ: str, impacts=REINSTALLS, contexts=(), values=None) -> Row:

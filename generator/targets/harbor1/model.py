@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from ...errors import InternalError
 from ...formats import split_http_url
 from ...model import (
     Cluster,
-    Database,
-    Email,
     HarborSettings,
-    Ldap,
     Mount,
     Node,
+    SecretRef,
+    SqlDatabase,
     cephfs_of,
     load_balancer_of,
     nodes_of,
@@ -20,7 +21,87 @@ from ...model import (
 )
 
 
-def build(document: dict[str, Any]) -> Cluster:
+@dataclass(frozen=True)
+class Email:
+    server: str
+    port: int
+    username: str
+    password: SecretRef
+    sender: str
+    ssl: bool
+    identity: str
+
+
+@dataclass(frozen=True)
+class Ldap:
+    url: str
+    base_dn: str
+    uid: str
+    scope: int
+    timeout: int
+    search_dn: str | None
+    search_password: SecretRef | None
+    filter: str | None
+
+
+# What the stock harbor.cfg holds when LDAP is not used; Harbor's prepare reads these keys regardless.
+STOCK_LDAP = Ldap(
+    url="ldaps://ldap.mydomain.com",
+    base_dn="ou=people,dc=mydomain,dc=com",
+    uid="uid",
+    scope=3,
+    timeout=5,
+    search_dn=None,
+    search_password=None,
+    filter=None,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Harbor1Settings(HarborSettings):
+    """harbor.cfg: every setting of 1.1.2 lives in it, the ones 2.x moved into its UI too."""
+
+    hostname: str  # host, with ":port" when external_url names one: what clients type
+    auth_mode: str
+    self_registration: bool
+    token_expiration: int
+    project_creation_restriction: str
+    verify_remote_cert: bool
+    email: Email
+    ldap: Ldap | None
+
+    @property
+    def ui_url(self) -> str:
+        return f"{self.scheme}://{self.hostname}"
+
+    @property
+    def ldap_settings(self) -> Ldap:
+        return self.ldap or STOCK_LDAP
+
+    @property
+    def image_tag(self) -> str:
+        return f"v{self.version}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class MySQL(SqlDatabase):
+    """The MySQL (or MariaDB) server Harbor 1.1.2's adminserver, ui and jobservice use."""
+
+
+@dataclass(frozen=True)
+class Harbor1Cluster(Cluster):
+    harbor: Harbor1Settings
+    database: MySQL
+
+
+def own(cluster: Cluster) -> Harbor1Cluster:
+    """The cluster as this target built it: what its own rules and rows are handed."""
+    if not isinstance(cluster, Harbor1Cluster):
+        raise InternalError(f"Harbor 1.1.2's own code was handed a {type(cluster).__name__}")
+    return cluster
+
+
+def build(document: dict[str, Any]) -> Harbor1Cluster:
     nodes = nodes_of(document)
     by_name = {node.name: node for node in nodes}
     harbor_nodes = tuple(node for node in nodes if node.has("harbor"))
@@ -29,7 +110,7 @@ def build(document: dict[str, Any]) -> Cluster:
     # With ui_url_protocol = https every node's own nginx redirects plain
     # http to https, so the balancer must speak TLS to the nodes.
     upstream = ("https", 443) if "tls" in document["load_balancer"] else ("http", 80)
-    return Cluster(
+    return Harbor1Cluster(
         name=document["cluster"],
         harbor=_harbor(document["harbor"]),
         cephfs=cephfs_of(cephfs, document["cluster"], (harbor_root,), ()),
@@ -39,13 +120,15 @@ def build(document: dict[str, Any]) -> Cluster:
     )
 
 
-def _harbor(spec: dict[str, Any]) -> HarborSettings:
+def _harbor(spec: dict[str, Any]) -> Harbor1Settings:
     scheme, host, port = split_http_url(spec["external_url"])
     email = spec["email"]
-    return HarborSettings(
+    hostname = f"{host}:{port}" if port is not None else host
+    return Harbor1Settings(
         version=spec["version"],
         scheme=scheme,
-        hostname=f"{host}:{port}" if port is not None else host,
+        hostname=hostname,
+        external_url=f"{scheme}://{hostname}",
         installer_dir=spec["installer_dir"],
         admin_password=secret_ref(spec["admin_password"]),
         auth_mode=spec["auth_mode"],
@@ -80,8 +163,8 @@ def _ldap(spec: dict[str, Any]) -> Ldap:
     )
 
 
-def _database(spec: dict[str, Any], nodes: dict[str, Node]) -> Database:
-    return Database(
+def _database(spec: dict[str, Any], nodes: dict[str, Node]) -> MySQL:
+    return MySQL(
         node=spec["node"],
         address=nodes[spec["node"]].address,
         port=spec["port"],

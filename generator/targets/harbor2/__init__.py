@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...model import Cluster
 from .. import Feature, Target
-from . import artifacts
-from .model import build
+from . import artifacts, crosscheck, lint
+from .model import PINNED, Harbor2Cluster, build
 
 
 def _published_ports(document: dict[str, Any]) -> tuple[int, ...]:
     """Its own nginx publishes harbor.http_port alone (harborgen leaves https to the load balancer)."""
     return (document["harbor"]["http_port"],)
+
+
+def _registry_redis(cluster: Harbor2Cluster) -> tuple:
+    """What the registry's Redis URL is made of (prepare builds it from harbor.yml)."""
+    redis = cluster.redis
+    return redis.address, redis.registry_index, redis.sentinel, redis.password.name, redis.idle_timeout_seconds
+
+
+def _plan_warnings(old: Cluster, new: Cluster) -> list[str]:
+    if not isinstance(old, Harbor2Cluster) or not isinstance(new, Harbor2Cluster):
+        return []
+    if _registry_redis(old) == _registry_redis(new):
+        return []
+    return [
+        "the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
+        "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI"
+    ]
 
 
 TARGET = Target(
@@ -23,4 +41,8 @@ TARGET = Target(
     bundle_values=artifacts.bundle_values,
     published_ports=_published_ports,
     database_replication="replicate PostgreSQL (a primary and a streaming replica with failover, such as Patroni) behind one address",
+    crosschecks=crosscheck.CROSSCHECKS,
+    lint_rules=lint.RULES,
+    own_secrets=PINNED,
+    plan_warnings=_plan_warnings,
 )

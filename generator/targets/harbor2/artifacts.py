@@ -15,6 +15,7 @@ from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...impacts import Action, Impact
 from ...model import Cluster, Node
+from .model import own
 
 PINS = "harbor/harborgen/pins"
 
@@ -39,7 +40,7 @@ PINNED = (
 
 
 def _data_volume(cluster: Cluster) -> str:
-    return cluster.harbor.data_volume
+    return own(cluster).harbor.data_volume
 
 
 def _redis_conf(cluster: Cluster, node: Node | None = None) -> str:
@@ -90,10 +91,11 @@ CLUSTER_FILES = (ClusterFile("RUNBOOK.md", "harbor2/RUNBOOK.md.j2", "text", _run
 
 def bundle_values(cluster: Cluster, node: Node) -> dict:
     """What values.sh of a 2.15 bundle holds beyond what every target's does: the mounts are the directories."""
+    harbor = own(cluster).harbor
     return {
         "harbor_directories": (),
-        "data_volume": cluster.harbor.data_volume,
-        "with_trivy": "true" if cluster.harbor.with_trivy else "false",
+        "data_volume": harbor.data_volume,
+        "with_trivy": "true" if harbor.with_trivy else "false",
         "seeded_files": SEEDED_FILES,
         "secretkey_path": "",
         "secretkey_name": "",

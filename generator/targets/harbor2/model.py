@@ -3,32 +3,135 @@ on data_volume."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from ...errors import InternalError
 from ...formats import split_http_url
+from ...managed import ManagedSecret
 from ...model import (
     Cluster,
-    Harbor2Settings,
+    HarborSettings,
     Mount,
     Node,
-    PostgreSQL,
-    Redis,
-    Sentinel,
+    SecretRef,
+    SqlDatabase,
     cephfs_of,
     load_balancer_of,
     nodes_of,
     secret_ref,
 )
 
+# What prepare makes at random on every run, pinned to one value for the whole cluster, as long as prepare makes
+# them (utils/configs.py:parse_yaml_config, utils/core.py:prepare_core). Harbor's Go code checks the words.
+CORE_SECRET = ManagedSecret("harbor_core_secret", 16, ("word",))
+JOBSERVICE_SECRET = ManagedSecret("harbor_jobservice_secret", 16, ("word",))
+CSRF_KEY = ManagedSecret("harbor_csrf_key", 32, ("csrf-key",))
+ROBOT_SCANNER_PREFIX = ManagedSecret("harbor_robot_scanner_prefix", 8, ("word",))
+REGISTRY_CREDENTIAL_PASSWORD = ManagedSecret("registry_credential_password", 32)  # core's and jobservice's at the registry
+REGISTRY_CREDENTIAL_USER = "harbor_registry_user"  # configs.py: REGISTRY_USER_NAME
+PINNED = (CORE_SECRET, JOBSERVICE_SECRET, CSRF_KEY, ROBOT_SCANNER_PREFIX, REGISTRY_CREDENTIAL_PASSWORD)
 
-def build(document: dict[str, Any]) -> Cluster:
+
+@dataclass(frozen=True, kw_only=True)
+class Harbor2Settings(HarborSettings):
+    """What becomes the one harbor.yml of every node, and the secrets prepare would make at random."""
+
+    host: str  # the load balancer's host: harbor.yml's hostname
+    data_volume: str
+    http_port: int
+    job_logs: str  # "database" or "shared"
+    with_trivy: bool
+    log_level: str
+    core_secret: SecretRef = SecretRef(CORE_SECRET.name)
+    jobservice_secret: SecretRef = SecretRef(JOBSERVICE_SECRET.name)
+    csrf_key: SecretRef = SecretRef(CSRF_KEY.name)
+    robot_scanner_prefix: SecretRef = SecretRef(ROBOT_SCANNER_PREFIX.name)
+    registry_password: SecretRef = SecretRef(REGISTRY_CREDENTIAL_PASSWORD.name)
+    registry_user: str = REGISTRY_CREDENTIAL_USER
+
+    @property
+    def job_loggers(self) -> tuple[str, ...]:
+        return ("DB",) if self.job_logs == "database" else ("FILE",)
+
+    @property
+    def shared_directories(self) -> tuple[str, ...]:
+        """The directories of data_volume that live on CephFS: never the whole data_volume."""
+        return ("registry", "job_logs") if self.job_logs == "shared" else ("registry",)
+
+    @property
+    def secret_dir(self) -> str:
+        return f"{self.data_volume}/secret"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostgreSQL(SqlDatabase):
+    ssl_mode: str
+    max_idle_conns: int
+    max_open_conns: int
+    connection_limit: int
+
+    @property
+    def hba_type(self) -> str:
+        # Anything but sslmode=disable means Harbor speaks TLS: let the server insist on it too.
+        return "host" if self.ssl_mode == "disable" else "hostssl"
+
+
+@dataclass(frozen=True)
+class Sentinel:
+    master_set: str
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Redis:
+    node: str | None
+    host: str | None  # None with Sentinel only
+    port: int
+    password: SecretRef
+    sentinel: Sentinel | None
+    registry_index: int
+    jobservice_index: int
+    trivy_index: int
+    idle_timeout_seconds: int
+
+    @property
+    def address(self) -> str:
+        """harbor.yml's external_redis.host: HOST:PORT, or the sentinels' addresses."""
+        if self.sentinel:
+            return ",".join(self.sentinel.hosts)
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Harbor2Cluster(Cluster):
+    harbor: Harbor2Settings
+    database: PostgreSQL
+    redis: Redis
+
+    def services(self) -> tuple[tuple[str, str], ...]:
+        own = (("Redis", self.redis.node),) if self.redis.node else ()
+        return super().services() + own
+
+    def template_names(self) -> dict[str, Any]:
+        return {"redis": self.redis}
+
+
+def own(cluster: Cluster) -> Harbor2Cluster:
+    """The cluster as this target built it: what its own rules and rows are handed."""
+    if not isinstance(cluster, Harbor2Cluster):
+        raise InternalError(f"Harbor 2.15's own code was handed a {type(cluster).__name__}")
+    return cluster
+
+
+def build(document: dict[str, Any]) -> Harbor2Cluster:
     nodes = nodes_of(document)
     by_name = {node.name: node for node in nodes}
     harbor_nodes = tuple(node for node in nodes if node.has("harbor"))
     harbor = _harbor(document["harbor"])
     cephfs_dir = f"/{document['cephfs']['harbor_dir']}"
     mounts = tuple(Mount(f"{cephfs_dir}/{name}", f"{harbor.data_volume}/{name}") for name in harbor.shared_directories)
-    return Cluster(
+    return Harbor2Cluster(
         name=document["cluster"],
         harbor=harbor,
         cephfs=cephfs_of(document["cephfs"], document["cluster"], mounts, harbor.shared_directories),

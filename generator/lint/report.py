@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from .lint import RULES, Result, counts
+from .rule import Result
+from .run import RULES, counts
 
 
 def catalogue() -> str:

@@ -1,0 +1,64 @@
+"""Cross-checks of Harbor 2.15 alone: the one Redis endpoint it is given, and its databases there."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ...documents import CrossCheck, Document, nodes_with
+from ...errors import Diagnostic
+from ...loader import Located
+
+
+def redis_is_one_endpoint(document: Document, located: Located) -> Iterator[Diagnostic]:
+    redis = document.get("redis")
+    if redis is None:
+        return
+    given = [key for key in ("node", "host") if key in redis]
+    if len(given) == 2:
+        yield located.diagnostic(("redis", "host"), "is set together with redis.node (expected one of them: a node of the topology, or a host outside it)", of_key=True)
+    elif not given and "sentinel" not in redis:
+        yield located.diagnostic(("redis",), "names no Redis (expected redis.node, redis.host, or redis.sentinel)", of_key=True)
+    if "sentinel" in redis and "host" in redis:
+        yield located.diagnostic(
+            ("redis", "host"),
+            "is set together with redis.sentinel (expected no host: with Sentinel, Harbor asks the sentinels where the master is)",
+            of_key=True,
+        )
+    holders = nodes_with(document, "redis")
+    for name in holders:
+        if name != redis.get("node"):
+            named = f"redis.node is {redis['node']!r}" if "node" in redis else "redis.node is not set"
+            yield located.diagnostic(
+                ("nodes", name, "roles"),
+                f"node {name!r} holds the 'redis' role, but {named} (expected the redis role on the node redis.node names, and only there)",
+            )
+
+
+def redis_cluster_is_refused(document: Document, located: Located) -> Iterator[Diagnostic]:
+    if document.get("redis", {}).get("cluster"):
+        yield located.diagnostic(
+            ("redis", "cluster"),
+            "is true, but Harbor does not support Redis Cluster (expected one Redis server, or Redis Sentinel with redis.sentinel)",
+        )
+
+
+def redis_indexes_are_distinct(document: Document, located: Located) -> Iterator[Diagnostic]:
+    indexes = document.get("redis", {}).get("indexes")
+    if not indexes:
+        return
+    written = located.data.get("redis", {}).get("indexes") or {}
+    # Blame the index the operator wrote, not a default it collides with.
+    users = sorted(indexes, key=lambda user: user not in written)
+    seen: dict[int, str] = {}
+    for user in reversed(users):
+        index = indexes[user]
+        if index in seen:
+            default = "" if seen[index] in written else ", by default"
+            yield located.diagnostic(
+                ("redis", "indexes", user),
+                f"database {index} is also the {seen[index]} database{default} (expected a database of its own: Harbor's services must not share one)",
+            )
+        seen.setdefault(index, user)
+
+
+CROSSCHECKS: tuple[CrossCheck, ...] = (redis_is_one_endpoint, redis_cluster_is_refused, redis_indexes_are_distinct)
