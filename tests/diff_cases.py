@@ -1,7 +1,8 @@
 """The change scenarios of the golden diffs: each a BASE/NEW pair of topologies, made from the seed's,
 from the Harbor 2.15 example (harbor2-*) or from the Sentinel topology (harbor2-sentinel-*).
 
-`make golden` writes tests/diffs/<case>/{base,new}.yaml and golden/diff/<case>.{txt,md}.
+`make golden` writes tests/diffs/<case>/new.yaml and golden/diff/<case>.{txt,md}. A case's BASE is the
+committed topology it starts from, read where it stands, never copied.
 """
 
 from __future__ import annotations
@@ -11,22 +12,22 @@ from pathlib import Path
 from tests.helpers import ROOT
 
 DIFFS = ROOT / "tests" / "diffs"
-SEED = (ROOT / "topology.yaml").read_text()
-HARBOR2 = (ROOT / "examples" / "harbor2" / "topology.yaml").read_text()
-SENTINEL = (ROOT / "tests" / "topologies" / "harbor2-sentinel-https.yaml").read_text()
+SEED = ROOT / "topology.yaml"
+HARBOR2 = ROOT / "examples" / "harbor2" / "topology.yaml"
+SENTINEL = ROOT / "tests" / "topologies" / "harbor2-sentinel-https.yaml"
 NODE1 = "  node1: {address: 10.222.78.8, roles: [harbor]}\n"
 
 
-def _replace(*pairs: tuple[str, str], base: str = SEED) -> tuple[str, str]:
-    """(BASE, NEW): NEW is BASE with each (old, new) replaced once."""
-    text = base
+def _replace(*pairs: tuple[str, str], base: Path = SEED) -> tuple[Path, str]:
+    """(BASE, NEW): NEW is the text of BASE with each (old, new) replaced once."""
+    text = base.read_text()
     for old, new in pairs:
         assert old in text, old
         text = text.replace(old, new, 1)
     return base, text
 
 
-CASES: dict[str, tuple[str, str]] = {
+CASES: dict[str, tuple[Path, str]] = {
     "add-node": _replace((NODE1, NODE1 + "  node2: {address: 10.222.78.9, roles: [harbor]}\n")),
     "remove-node": _replace((NODE1, ""), ("mds: [admin, node0, node1]", "mds: [admin, node0]")),
     "change-address": _replace(("node0: {address: 10.222.78.7,", "node0: {address: 10.222.78.17,")),
@@ -47,12 +48,11 @@ CASES: dict[str, tuple[str, str]] = {
 
 
 def case_files(name: str) -> tuple[Path, Path]:
-    return DIFFS / name / "base.yaml", DIFFS / name / "new.yaml"
+    return CASES[name][0], DIFFS / name / "new.yaml"
 
 
 def write_cases() -> None:
-    for name, (base, new) in CASES.items():
-        base_path, new_path = case_files(name)
-        base_path.parent.mkdir(parents=True, exist_ok=True)
-        base_path.write_text(base)
+    for name, (_, new) in CASES.items():
+        new_path = case_files(name)[1]
+        new_path.parent.mkdir(parents=True, exist_ok=True)
         new_path.write_text(new)
