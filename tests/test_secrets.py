@@ -78,8 +78,9 @@ def test_generated_secrets_fit_every_context_they_land_in():
 
     for topology in all_topologies().values():
         cluster_name, tree = compiled(topology)
-        managed = target_of(load_cluster(topology)).managed_secrets
-        needed = secrets_needed(load_cluster(topology), tree)
+        cluster = load_cluster(topology)
+        managed = target_of(cluster).managed_secrets
+        needed = secrets_needed(cluster, tree)
         cephx = next(name for name in needed if name.startswith("cephx_key_"))
         for _ in range(20):
             without_pair = {k: v for k, v in needed.items() if not k.startswith("token_")}
