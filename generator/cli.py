@@ -106,9 +106,9 @@ def lint_command(topology: Path | None, output_format: str, list_rules: bool) ->
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything changes, as git diff --exit-code.")
 def diff_command(base: str, new: str, output_format: str, unfold: bool, exit_code: bool) -> None:
     """What changes in every bundle from BASE to NEW, and the plan to apply it. Each is a file or REF:PATH."""
-    from .diff import diff_trees
-    from .diffreport import FORMATTERS
-    from .revisions import read_topology
+    from .review.diff import diff_trees
+    from .review.report import FORMATTERS
+    from .review.revisions import read_topology
 
     base_raw, new_raw = read_topology(base), read_topology(new)
     base_checked = load_checked_text(base_raw, base)
@@ -133,7 +133,7 @@ def _drift_diffs(tree, cluster_dir: Path, paths: tuple[str, ...]) -> list[str]:
     """What each drifted file holds on disk against what the topology renders, as unified diffs."""
     import difflib
 
-    from .placeholders import placeholders_in
+    from .secrets.placeholders import placeholders_in
     from .writer import read_regular
 
     lines = []
@@ -183,8 +183,8 @@ def secrets_group() -> None:
 @secrets_option
 def secrets_generate_command(topology: Path, secrets_file: Path) -> None:
     """Add every missing secret TOPOLOGY needs to FILE; never change an existing one."""
-    from .secretgen import generate_missing
-    from .secretsfile import add_secrets, how_to_obtain, read_secrets, secrets_file_problems
+    from .secrets.file import add_secrets, how_to_obtain, read_secrets, secrets_file_problems
+    from .secrets.generate import generate_missing
     from .targets import target_of
 
     cluster = load_cluster(topology)
@@ -221,7 +221,7 @@ def secrets_check_command(topology: Path, secrets_file: Path) -> None:
 def _check_secrets_or_fail(cluster, needed, secrets_file: Path):
     """The values of the secrets file, once it passed the file policy and every legality rule."""
     # Imported here: only the commands that touch secrets pay for these modules.
-    from .secretsfile import check_secrets, read_secrets, secrets_file_problems
+    from .secrets.file import check_secrets, read_secrets, secrets_file_problems
 
     problems = secrets_file_problems(secrets_file)
     if problems:
@@ -241,7 +241,7 @@ def _check_secrets_or_fail(cluster, needed, secrets_file: Path):
               help="The pack directory (with --node once), else the directory that gets one pack per node.")
 def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, ...], out_dir: Path) -> None:
     """Write the secrets pack of each node: only the secrets its bundle uses, filled into its files."""
-    from .packs import node_pack, pack_of
+    from .secrets.packs import node_pack, pack_of
 
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
@@ -270,7 +270,7 @@ def secrets_pack_command(topology: Path, secrets_file: Path, nodes: tuple[str, .
               help="Where the filled bundles go; never the committed render directory.")
 def materialize_command(topology: Path, secrets_file: Path, out_dir: Path) -> None:
     """Write TOPOLOGY's bundles with every secret filled in, files that hold one 0600."""
-    from .packs import materialize
+    from .secrets.packs import materialize
 
     _refuse_committed_directory(topology, out_dir)
     cluster = load_cluster(topology)
@@ -287,7 +287,7 @@ def _report_leftovers(result: WriteResult) -> None:
 
 
 def _refuse_committed_directory(topology: Path, out_dir: Path) -> None:
-    from .secretsfile import git_work_tree
+    from .secrets.file import git_work_tree
 
     target = out_dir.resolve()
     committed = {DEFAULT_OUT.resolve(), (topology.parent / DEFAULT_OUT).resolve()}

@@ -15,8 +15,8 @@ from .documents import CrossCheck, Document, nodes_with, secret_references
 from .errors import Diagnostic
 from .formats import split_http_url
 from .loader import Located
-from .managed import TOKEN_PAIR
 from .model import cephx_secret_name, default_log_dir
+from .secrets.managed import TOKEN_PAIR
 from .targets import TARGETS, Feature, Target, target_for_version, versions_with
 
 

@@ -8,10 +8,10 @@ hostname Harbor advertises) is derived here, once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from .managed import REGISTRY_HTTP_SECRET, SECRETKEY, TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
-from .placeholders import placeholder
+from .secrets.managed import REGISTRY_HTTP_SECRET, SECRETKEY, TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
+from .secrets.placeholders import placeholder
 
 ROLE_ORDER = ("harbor", "ceph-admin", "load-balancer", "database", "redis")
 
@@ -129,6 +129,7 @@ class CephFS:
 class SqlDatabase:
     """The external database every Harbor node uses; a target's database adds its own settings."""
 
+    engine: ClassVar[str]  # which set-up apply.sh runs on the database node (values.sh's database_engine)
     node: str
     address: str
     port: int

@@ -9,8 +9,8 @@ from typing import Any
 from .bundle import Tree, render_cluster
 from .loader import Located, load_file, load_text
 from .model import Cluster
-from .placeholders import needed_secrets
 from .resources import TEMPLATES_DIR
+from .secrets.placeholders import needed_secrets
 from .targets import build_cluster, target_of
 from .templating import Renderer
 from .validate import validate

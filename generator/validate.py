@@ -98,37 +98,34 @@ def validate(located: Located) -> dict[str, Any]:
     return document
 
 
+def _fill_defaults_while_validating(validator_class: type) -> type:
+    """jsonschema's own recipe: a validator whose "properties" check sets each absent default first.
+
+    The validator follows $ref, if/then/else and additionalProperties itself (with
+    `referencing`), so a default is filled exactly where the schema applies. A
+    default stands beside its property, never inside a $defs entry it refers to.
+    """
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_then_check(validator, properties, instance, schema):
+        if validator.is_type(instance, "object"):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": fill_then_check})
+
+
+_DefaultFillingValidator = _fill_defaults_while_validating(TopologyValidator)
+
+
 def with_defaults(schema: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """A copy of data in which every absent property that has a schema default is set."""
+    """A copy of valid data in which every absent property that has a schema default is set."""
     result = copy.deepcopy(data)
-    _fill_defaults(schema, schema, result)
+    for _ in _DefaultFillingValidator(schema, format_checker=format_checker()).iter_errors(result):
+        pass  # the document was valid before; a filled default is valid by the schema's own test
     return result
-
-
-def _fill_defaults(root: dict, schema: dict, value: Any) -> None:
-    schema = _resolve(root, schema)
-    if not isinstance(value, dict):
-        return
-    for key, sub in schema.get("properties", {}).items():
-        sub = _resolve(root, sub)
-        if key not in value and "default" in sub:
-            value[key] = copy.deepcopy(sub["default"])
-        if key in value:
-            _fill_defaults(root, sub, value[key])
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, dict):
-        for key in value.keys() - schema.get("properties", {}).keys():
-            _fill_defaults(root, extra, value[key])
-
-
-def _resolve(root: dict, schema: dict) -> dict:
-    ref = schema.get("$ref")
-    if not ref:
-        return schema
-    target = root
-    for part in ref.removeprefix("#/").split("/"):
-        target = target[part]
-    return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
 
 
 def _describe(error: ValidationError, located: Located) -> Diagnostic:

@@ -181,7 +181,14 @@ def lock_path(cluster_dir: Path) -> Path:
 
 @contextmanager
 def _lock(cluster_dir: Path, *, exclusive: bool) -> Iterator[None]:
-    """flock on out/.<cluster>.lock, waited for a bounded time; a reader without the file goes on unlocked."""
+    """flock on out/.<cluster>.lock, waited for a bounded time; a reader without the file goes on unlocked.
+
+    Not filelock: its FileLock is exclusive only, and its ReadWriteLock keeps the
+    lock in an SQLite database. Renders exclude each other while `diff` and
+    `audit` share the lock, a reader must not create the file (it may be read-only
+    there), and the file is opened with O_NOFOLLOW: a symlink planted in out/ is
+    refused, not followed. flock does all of that in these few lines.
+    """
     path = lock_path(cluster_dir)
     flags = os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_RDWR | os.O_CREAT if exclusive else os.O_RDONLY)
     try:

@@ -46,6 +46,6 @@ def pytest_configure(config):
 @pytest.fixture(scope="session")
 def token_pair() -> tuple[str, str]:
     """One RSA pair for the whole session: making a 4096-bit key takes a while."""
-    from generator.secretgen import token_key_pair
+    from generator.secrets.generate import token_key_pair
 
     return token_key_pair("tests")

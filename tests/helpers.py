@@ -103,9 +103,9 @@ def require_reference(reference: Path = REFERENCE) -> Path:
 
 def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -> dict[str, str]:
     """Every secret the topology needs, generated as `secrets generate` would, plus a cephx key."""
-    from generator.managed import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
     from generator.pipeline import secrets_needed
-    from generator.secretgen import generate_missing
+    from generator.secrets.generate import generate_missing
+    from generator.secrets.managed import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
     from generator.targets import target_of
 
     cluster = load_cluster(topology)
@@ -118,7 +118,7 @@ def secrets_for(topology: Path, token_pair: tuple[str, str], **overrides: str) -
 
 
 def write_secrets_file(path: Path, values: dict[str, str]) -> Path:
-    from generator.secretsfile import secrets_file_text
+    from generator.secrets.file import secrets_file_text
 
     path.write_text(secrets_file_text(values, "tests"), encoding="utf-8")
     path.chmod(0o600)

@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, event, seed, settings
 from hypothesis import strategies as st
 
-from generator.semantic import sql_statements
+from generator.review.semantic import sql_statements
 from tests.helpers import LOCATED_LINE, all_topologies, run_cli
 
 FUZZING = "HARBORGEN_FUZZ_EXAMPLES" in os.environ

@@ -13,12 +13,12 @@ from generator import targets
 from generator.artifacts.catalogue import Catalogue, Install, Row, RunsFromBundle, When
 from generator.bundle import render_cluster
 from generator.errors import RenderError
-from generator.impacts import Action, Impact
 from generator.lint.run import run_lint
 from generator.loader import load_file
 from generator.pipeline import Checked, load_checked, secrets_needed
 from generator.resources import SCHEMA_FILE, TEMPLATES_DIR
-from generator.secretgen import generate_missing
+from generator.review.impacts import Action, Impact
+from generator.secrets.generate import generate_missing
 from generator.templating import Renderer
 from generator.validate import validate
 from tests.helpers import ROOT
@@ -62,9 +62,9 @@ EXTRA_TARGET = '''
 import dataclasses
 
 from generator.artifacts.catalogue import Install, Row
-from generator.impacts import Action, Impact
+from generator.review.impacts import Action, Impact
 from generator.lint.rule import Finding, Rule
-from generator.managed import ManagedSecret
+from generator.secrets.managed import ManagedSecret
 from generator.model import SecretRef
 from generator.targets.harbor1 import TARGET as HARBOR1
 

@@ -317,6 +317,8 @@ def test_the_redis_node_gets_its_settings_and_the_database_node_a_dry_run(machin
     dry = machine2.apply("pg", "--dry-run")
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "would run" in dry.stdout and "pg_hba.conf" in dry.stdout
+    schema = machine2.apply("pg", "--dry-run", "--schema", "/nonexistent/registry.sql")
+    assert schema.returncode != 0 and "this database is postgresql" in schema.stderr, schema.stdout + schema.stderr
 
 
 @pytest.mark.parametrize("owner", ["redis", "nobody"])

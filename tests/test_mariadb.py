@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.legality import value_problems
-from generator.packs import materialize
-from generator.placeholders import needed_secrets
+from generator.secrets.legality import value_problems
+from generator.secrets.packs import materialize
+from generator.secrets.placeholders import needed_secrets
 from generator.writer import write_tree
 from tests.harness.processes import stop
 from tests.helpers import TOPOLOGIES, compiled, require_reference, require_tool, secrets_for

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.legality import CONTEXTS
+from generator.secrets.legality import CONTEXTS
 from tests.helpers import GOLDEN, ROOT, make_packs, run_harborgen, secrets_for, write_secrets_file
 
 TOPOLOGY = ROOT / "topology.yaml"
@@ -101,7 +101,7 @@ def test_a_pack_for_one_node_needs_only_that_nodes_secrets(tmp_path, token_pair)
 
 
 def test_no_template_or_script_holds_a_secret_legality_rule():
-    """The rules live in generator/legality.py alone: no template names a context or re-checks a value."""
+    """The rules live in generator/secrets/legality.py alone: no template names a context or re-checks a value."""
     for path in (ROOT / "templates").rglob("*"):
         if path.is_file():
             text = path.read_text()

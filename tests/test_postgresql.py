@@ -19,8 +19,8 @@ from pathlib import Path
 import pg8000.native
 import pytest
 
-from generator.derivations import scram_verifier
-from generator.packs import materialize
+from generator.secrets.derivations import scram_verifier
+from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.processes import stop
 from tests.helpers import REFERENCE2, TOPOLOGIES, compiled, require_reference, require_tool, run_harborgen, secrets_for, write_secrets_file

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from generator.pipeline import load_cluster
-from generator.placeholders import placeholder
+from generator.secrets.placeholders import placeholder
 from tests.helpers import ROOT, compiled, require_reference, secrets_for
 from tests.prepare_emulation import adminserver_env, parse_env, read_cfg
 from tests.real_prepare import run_prepare1
@@ -172,9 +172,9 @@ PER_RUN = ("UI_SECRET", "JOBSERVICE_SECRET")  # prepare draws them on every run
 def test_the_stand_in_reads_harbor_cfg_and_fills_the_adminserver_env_as_the_real_prepare_does(tmp_path, token_pair):
     """read_cfg and adminserver_env serve the fast tests above: here each accepted hostile value goes
     through the real 1.1.2 prepare under Python 2.7, and what it writes is what the stand-in says."""
-    from generator.legality import value_problems
-    from generator.packs import materialize
-    from generator.placeholders import needed_secrets
+    from generator.secrets.legality import value_problems
+    from generator.secrets.packs import materialize
+    from generator.secrets.placeholders import needed_secrets
     from tests.test_secrets import HOSTILE
 
     topology = ROOT / "topology.yaml"

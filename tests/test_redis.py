@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from generator.packs import materialize
+from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.processes import stop
 from tests.helpers import (

@@ -9,9 +9,9 @@ import subprocess
 import pytest
 import yaml
 
-from generator.legality import CONTEXTS, value_problems
-from generator.placeholders import needed_secrets, placeholder_uses, placeholders_in
-from generator.secretsfile import quote
+from generator.secrets.file import quote
+from generator.secrets.legality import CONTEXTS, value_problems
+from generator.secrets.placeholders import needed_secrets, placeholder_uses, placeholders_in
 from generator.targets import TARGETS
 from tests.helpers import ROOT, compiled, run_harborgen, secrets_for, write_secrets_file
 from tests.prepare_emulation import adminserver_env, read_cfg
@@ -62,7 +62,7 @@ def test_generate_adds_every_secret_once_and_never_changes_one(tmp_path):
 
 
 def test_generated_passwords_are_legal_in_every_context():
-    from generator.secretgen import PASSWORD_ALPHABET, PASSWORD_LENGTH, random_text
+    from generator.secrets.generate import PASSWORD_ALPHABET, PASSWORD_LENGTH, random_text
 
     for _ in range(200):
         assert value_problems(random_text(PASSWORD_ALPHABET, PASSWORD_LENGTH), CONTEXTS.keys() - {
@@ -72,7 +72,7 @@ def test_generated_passwords_are_legal_in_every_context():
 def test_generated_secrets_fit_every_context_they_land_in():
     """Each kind harborgen makes, for the contexts the render gives it (both targets)."""
     from generator.pipeline import load_cluster, secrets_needed
-    from generator.secretgen import generate_missing
+    from generator.secrets.generate import generate_missing
     from generator.targets import target_of
     from tests.helpers import all_topologies, compiled
 
@@ -107,7 +107,7 @@ def test_check_refuses_a_secrets_file_others_can_read(tmp_path, token_pair):
 
 
 def test_mismatched_token_pair_is_refused(tmp_path, token_pair):
-    from generator.secretgen import token_key_pair
+    from generator.secrets.generate import token_key_pair
 
     other_key, _ = token_key_pair("other")
     secrets = write_secrets_file(tmp_path / "s.yaml", secrets_for(TOPOLOGY, token_pair, token_private_key=other_key))
@@ -125,7 +125,7 @@ def test_hostile_password_is_refused_or_read_back_exactly(value, tmp_path, token
         result = harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(secrets))
         assert result.returncode == 2 and "harbor_db_password" in result.stderr
         return
-    from generator.packs import materialize
+    from generator.secrets.packs import materialize
 
     _, tree = compiled(TOPOLOGY)
     filled = materialize(tree, values)
@@ -193,7 +193,7 @@ def test_accepted_passwords_survive_docker_compose_v1_env_file_reader(tmp_path, 
     compose = require_tool("docker-compose")
     with open(compose) as script:
         interpreter = script.readline().removeprefix("#!").strip() or "/usr/bin/python3"
-    from generator.packs import materialize
+    from generator.secrets.packs import materialize
 
     contexts = needed_secrets(compiled(TOPOLOGY)[1])["harbor_db_password"]
     accepted = [value for value in HOSTILE if not value_problems(value, contexts)]
@@ -225,7 +225,7 @@ def test_hostile_http_secret_is_refused_or_read_back_by_prepare_and_the_registry
     """registry config.yml is a string.Template that prepare fills, then YAML the registry reads."""
     from string import Template
 
-    from generator.packs import materialize
+    from generator.secrets.packs import materialize
 
     contexts = needed_secrets(compiled(TOPOLOGY)[1])["registry_http_secret"]
     problems = value_problems(value, contexts)

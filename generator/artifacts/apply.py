@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from ..errors import RenderError
-from ..impacts import Action, Impact
 from ..model import ROLE_ORDER, Cluster, Node
-from ..placeholders import placeholders_in
+from ..review.impacts import Action, Impact
+from ..secrets.placeholders import placeholders_in
 from . import Artifact
 from .catalogue import APPLY_ONLY, Install, Row, RunsFromBundle, When, script
 

@@ -22,8 +22,8 @@ from enum import Enum
 from typing import Any
 
 from ..errors import RenderError
-from ..impacts import Action, Impact
 from ..model import Cluster, Node
+from ..review.impacts import Action, Impact
 from . import Artifact, cluster_context, context
 
 Values = Callable[[Cluster, Node, dict[str, Artifact]], dict[str, Any]]
@@ -60,10 +60,10 @@ class Row:
     path: str  # inside the bundle; {client} stands for the CephFS client's name
     source: str  # under templates/: a Jinja template, or scripts/NAME shipped as it is (executable)
     roles: tuple[str, ...]
-    differ: str  # a kind of generator/semantic.py's DIFFERS
+    differ: str  # a kind of generator/review/semantic.py's DIFFERS
     impacts: tuple[Impact, ...]  # in order; the last one, for any key and role, is what any other change costs
     install: Install | RunsFromBundle
-    contexts: tuple[str, ...] = ()  # where a secret placeholder lands, read by generator/legality.py
+    contexts: tuple[str, ...] = ()  # where a secret placeholder lands, read by generator/secrets/legality.py
     when: Callable[[Cluster], bool] | None = None  # None: in every bundle of its roles
     values: Values | None = None  # what the template needs beyond the cluster and the node
 
@@ -132,7 +132,7 @@ class Catalogue:
 
 
 def _check_differ(path: str, differ: str) -> None:
-    from ..semantic import DIFFERS  # imported late: semantic needs the placeholder pattern, which needs no catalogue
+    from ..review.semantic import DIFFERS  # imported late: semantic needs the placeholder pattern, which needs no catalogue
 
     if differ not in DIFFERS:
         raise RenderError(f"artifact {path}: no differ {differ!r} (expected one of {', '.join(DIFFERS)})")
@@ -146,11 +146,11 @@ def _check_row(row: Row) -> None:
         raise RenderError(f"artifact {row.path}: no destination (expected Install(...) or RunsFromBundle(...))")
     if not row.roles:
         raise RenderError(f"artifact {row.path}: in no role's bundle")
-    from ..legality import CONTEXTS  # late, as DIFFERS
+    from ..secrets.legality import CONTEXTS  # late, as DIFFERS
 
     unknown = [context for context in row.contexts if context not in CONTEXTS]
     if unknown:
-        raise RenderError(f"artifact {row.path}: no legality context {', '.join(map(repr, unknown))} (generator/legality.py)")
+        raise RenderError(f"artifact {row.path}: no legality context {', '.join(map(repr, unknown))} (generator/secrets/legality.py)")
 
 
 def render_row(renderer: Any, cluster: Cluster, node: Node, row: Row, bundle: dict[str, Artifact], **common: Any) -> Artifact:

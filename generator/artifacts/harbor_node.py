@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..impacts import Action, Impact
 from ..model import Cluster, Node
+from ..review.impacts import Action, Impact
 from . import Artifact
 from .catalogue import Install, Row, Values, When, script
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..impacts import Action, Impact
+from ..review.impacts import Action, Impact
 from .catalogue import Row, RunsFromBundle, script
 
 REPLACES_THE_CONTAINER = (Impact(Action.REPLACE_BALANCER),)

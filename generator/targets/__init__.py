@@ -17,14 +17,14 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from .. import managed
 from ..artifacts import apply, ceph, harbor_node, nginx
 from ..artifacts.catalogue import Catalogue, ClusterFile, Row
 from ..documents import CrossCheck
 from ..errors import RenderError
 from ..lint.rule import Rule
-from ..managed import ManagedSecret
 from ..model import Cluster, Node
+from ..secrets import managed
+from ..secrets.managed import ManagedSecret
 
 
 class Feature(Enum):

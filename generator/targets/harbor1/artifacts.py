@@ -7,8 +7,8 @@ from ...artifacts import Artifact
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS, REINSTALLS_EVERY_NODE, holding, installer_dir
-from ...impacts import Action, Impact
 from ...model import Cluster, Node
+from ...review.impacts import Action, Impact
 from .model import own
 
 INSTALLER = "harbor/"

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import InternalError
 from ...formats import split_http_url
-from ...model import (
-    Cluster,
-    HarborSettings,
-    Mount,
-    Node,
-    SecretRef,
-    SqlDatabase,
-    cephfs_of,
-    load_balancer_of,
-    nodes_of,
-    secret_ref,
-)
+from ...model import Cluster, HarborSettings, Mount, Node, SecretRef, SqlDatabase, cephfs_of, load_balancer_of, nodes_of, secret_ref
 
 
 @dataclass(frozen=True)
@@ -86,6 +75,8 @@ class Harbor1Settings(HarborSettings):
 @dataclass(frozen=True, kw_only=True)
 class MySQL(SqlDatabase):
     """The MySQL (or MariaDB) server Harbor 1.1.2's adminserver, ui and jobservice use."""
+
+    engine: ClassVar[str] = "mysql"
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
-from ...impacts import Action, Impact
 from ...model import Cluster, Node
+from ...review.impacts import Action, Impact
 from .model import own
 
 PINS = "harbor/harborgen/pins"

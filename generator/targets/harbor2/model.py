@@ -4,23 +4,12 @@ on data_volume."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ...errors import InternalError
 from ...formats import split_http_url
-from ...managed import ManagedSecret
-from ...model import (
-    Cluster,
-    HarborSettings,
-    Mount,
-    Node,
-    SecretRef,
-    SqlDatabase,
-    cephfs_of,
-    load_balancer_of,
-    nodes_of,
-    secret_ref,
-)
+from ...model import Cluster, HarborSettings, Mount, Node, SecretRef, SqlDatabase, cephfs_of, load_balancer_of, nodes_of, secret_ref
+from ...secrets.managed import ManagedSecret
 
 # What prepare makes at random on every run, pinned to one value for the whole cluster, as long as prepare makes
 # them (utils/configs.py:parse_yaml_config, utils/core.py:prepare_core). Harbor's Go code checks the words.
@@ -66,6 +55,7 @@ class Harbor2Settings(HarborSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class PostgreSQL(SqlDatabase):
+    engine: ClassVar[str] = "postgresql"
     ssl_mode: str
     max_idle_conns: int
     max_open_conns: int

@@ -9,6 +9,7 @@ roles=('database')
 secret_files=('database/create-database.sql')
 
 # Database
+database_engine='mysql'
 database_host='10.1.3.1'
 database_port='3307'
 database_name='harbor_registry'

@@ -40,6 +40,7 @@ secretkey_path='/srv/ceph/harbor-prod/data/secretkey'
 secretkey_name='harbor_secretkey'
 
 # Database
+database_engine='mysql'
 database_host='10.1.3.1'
 database_port='3307'
 database_name='harbor_registry'

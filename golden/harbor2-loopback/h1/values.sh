@@ -49,6 +49,7 @@ cephfs_subdirectories=('registry')
 cephfs_mds_hosts=('h1')
 
 # Database
+database_engine='postgresql'
 database_host='127.0.0.24'
 database_port='15432'
 database_name='registry'

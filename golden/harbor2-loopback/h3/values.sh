@@ -40,6 +40,7 @@ secretkey_path=''
 secretkey_name=''
 
 # Database
+database_engine='postgresql'
 database_host='127.0.0.24'
 database_port='15432'
 database_name='registry'

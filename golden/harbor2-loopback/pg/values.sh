@@ -9,6 +9,7 @@ roles=('database')
 secret_files=('database/create-database.sql')
 
 # Database
+database_engine='postgresql'
 database_host='127.0.0.24'
 database_port='15432'
 database_name='registry'

@@ -49,6 +49,7 @@ cephfs_subdirectories=('registry')
 cephfs_mds_hosts=()
 
 # Database
+database_engine='postgresql'
 database_host='192.168.20.1'
 database_port='5432'
 database_name='registry'

@@ -40,6 +40,7 @@ secretkey_path=''
 secretkey_name=''
 
 # Database
+database_engine='postgresql'
 database_host='192.168.20.1'
 database_port='5432'
 database_name='registry'

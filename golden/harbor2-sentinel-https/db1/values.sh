@@ -9,6 +9,7 @@ roles=('database')
 secret_files=('database/create-database.sql')
 
 # Database
+database_engine='postgresql'
 database_host='10.1.0.40'
 database_port='5433'
 database_name='harbor_registry'

@@ -40,6 +40,7 @@ secretkey_path=''
 secretkey_name=''
 
 # Database
+database_engine='postgresql'
 database_host='10.1.0.40'
 database_port='5433'
 database_name='harbor_registry'

@@ -9,6 +9,7 @@ roles=('database')
 secret_files=('database/create-database.sql')
 
 # Database
+database_engine='mysql'
 database_host='127.0.0.14'
 database_port='13306'
 database_name='registry'

@@ -49,6 +49,7 @@ cephfs_subdirectories=()
 cephfs_mds_hosts=('h1')
 
 # Database
+database_engine='mysql'
 database_host='127.0.0.14'
 database_port='13306'
 database_name='registry'

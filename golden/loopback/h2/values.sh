@@ -40,6 +40,7 @@ secretkey_path='/mnt/cephfs/harbor/data/secretkey'
 secretkey_name='harbor_secretkey'
 
 # Database
+database_engine='mysql'
 database_host='127.0.0.14'
 database_port='13306'
 database_name='registry'

@@ -49,6 +49,7 @@ cephfs_subdirectories=()
 cephfs_mds_hosts=()
 
 # Database
+database_engine='mysql'
 database_host='192.168.10.1'
 database_port='3306'
 database_name='registry'

@@ -49,6 +49,7 @@ cephfs_subdirectories=()
 cephfs_mds_hosts=('admin' 'node0' 'node1')
 
 # Database
+database_engine='mysql'
 database_host='10.222.76.74'
 database_port='3306'
 database_name='registry'

@@ -9,6 +9,7 @@ roles=('database')
 secret_files=('database/create-database.sql')
 
 # Database
+database_engine='mysql'
 database_host='10.222.76.74'
 database_port='3306'
 database_name='registry'

@@ -40,6 +40,7 @@ secretkey_path='/mnt/cephfs/harbor/data/secretkey'
 secretkey_name='harbor_secretkey'
 
 # Database
+database_engine='mysql'
 database_host='10.222.76.74'
 database_port='3306'
 database_name='registry'

@@ -49,6 +49,7 @@ cephfs_subdirectories=('registry')
 cephfs_mds_hosts=('admin' 'node0' 'node1')
 
 # Database
+database_engine='postgresql'
 database_host='10.222.76.74'
 database_port='5432'
 database_name='registry'

@@ -40,6 +40,7 @@ secretkey_path=''
 secretkey_name=''
 
 # Database
+database_engine='postgresql'
 database_host='10.222.76.74'
 database_port='5432'
 database_name='registry'

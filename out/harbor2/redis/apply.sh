@@ -81,6 +81,8 @@ drift() {
     [ "$output" = json ] || echo "drift: $1: $2"
 }
 
+# JSON by hand: the machines are promised bash, not jq or a Python; the tests parse
+# this report with a real JSON parser, control characters and quotes included.
 json_string() {
     local text=${1//\\/\\\\} escaped="" char index
     text=${text//\"/\\\"}
@@ -191,6 +193,9 @@ replace_file() {
 
 if [ -n "$schema" ] && ! has_role database; then
     fail "--schema is for the database node; $node is ${roles[*]}"
+fi
+if [ -n "$schema" ] && [ "${database_engine:?values.sh of a database node names it}" != mysql ]; then
+    fail "--schema loads Harbor 1.1.2's registry.sql into MySQL; this database is $database_engine (Harbor 2.15's core migrates its schema itself)"
 fi
 
 # --- the bundle and its secrets pack ---------------------------------------------
@@ -335,11 +340,14 @@ give_to() {
 
 # The install list, INSTALL: one file per line, tab-separated (when, mode, bundle path, destination,
 # service user), in the order apply.sh installs them; '#' lines are comments.
-# install_listed WHEN: every file of INSTALL for WHEN (before-mount, shared, after-mount).
+# install_listed WHEN [HEADING]: every file of INSTALL for WHEN (before-mount, shared, after-mount),
+# under HEADING when there is at least one.
 install_listed() {
-    local when mode path destination service_user
+    local heading=${2:-} when mode path destination service_user
     while IFS=$'\t' read -r -u 3 when mode path destination service_user; do
         [ "$when" = "$1" ] || continue
+        [ -z "$heading" ] || step "$heading"
+        heading=""
         if [ "$when" = shared ]; then
             install_shared "$path" "$root$destination" "$mode"
         else
@@ -473,14 +481,23 @@ check_mount() {
 
 set_up_database() {
     [ "$checking" = false ] || return 0  # the database's state is the database's: SQL is not a file to compare
+    case ${database_engine:?values.sh of a database node names it} in
+        postgresql) set_up_postgresql ;;
+        mysql) set_up_mysql ;;
+        *) fail "values.sh names database engine $database_engine, which this apply.sh does not know" ;;
+    esac
+}
+
+set_up_postgresql() {
     source_of database/create-database.sql
-    if [ -f "$here/database/set-up-postgresql.sh" ]; then
-        step "creating role $database_user and database $database_name, and their pg_hba.conf lines (PostgreSQL)"
-        local arguments=()
-        [ "$dry_run" = true ] && arguments+=(--dry-run)
-        "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf" 9>&-
-        return
-    fi
+    step "creating role $database_user and database $database_name, and their pg_hba.conf lines (PostgreSQL)"
+    local arguments=()
+    [ "$dry_run" = true ] && arguments+=(--dry-run)
+    "$here/database/set-up-postgresql.sh" ${arguments[@]+"${arguments[@]}"} "$SOURCE" "$here/database/pg_hba.conf" 9>&-
+}
+
+set_up_mysql() {
+    source_of database/create-database.sql
     step "creating database $database_name and its user (mysql client, standard connection settings)"
     if [ "$dry_run" = true ]; then
         echo "would run database/create-database.sql through mysql"
@@ -510,12 +527,10 @@ start_load_balancer() {
     fi
 }
 
-step "installing the files this node needs before CephFS is mounted"
-install_listed before-mount
+install_listed before-mount "installing the files this node needs before CephFS is mounted"
 if has_role harbor; then mount_for_harbor; fi
 install_listed shared
-step "installing the files of this bundle"
-install_listed after-mount
+install_listed after-mount "installing the files of this bundle"
 if has_role database; then set_up_database; fi
 if has_role load-balancer; then start_load_balancer; fi
 if [ "$checking" = true ]; then

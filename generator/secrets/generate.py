@@ -8,7 +8,7 @@ import string
 
 from .managed import TOKEN_CERTIFICATE, TOKEN_PAIR, TOKEN_PRIVATE_KEY, ManagedSecret
 
-# Passwords use an alphabet that is legal in every context of generator/legality.py.
+# Passwords use an alphabet that is legal in every context of generator/secrets/legality.py.
 PASSWORD_ALPHABET = string.ascii_letters + string.digits + "-_.:+=@%^!~*"
 PASSWORD_LENGTH = 24
 ALNUM = string.ascii_letters + string.digits

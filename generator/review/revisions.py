@@ -9,8 +9,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .errors import UsageError
-from .loader import MAX_DOCUMENT_BYTES, NotARegularFile, read_bounded
+from ..errors import UsageError
+from ..loader import MAX_DOCUMENT_BYTES, NotARegularFile, read_bounded
 
 GIT_TIMEOUT_SECONDS = 60
 

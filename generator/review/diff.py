@@ -1,10 +1,10 @@
 """`harborgen diff BASE NEW`: what a topology change does to every bundle, and what applying it costs.
 
 Both revisions are compiled in memory. Changes are told in each artifact's own
-terms (the differ its catalogue row names, generator/semantic.py), identical
+terms (the differ its catalogue row names, generator/review/semantic.py), identical
 changes on several nodes once with the list of nodes, and never a manifest or
 a secret value: placeholders stay placeholders. The plan comes from the rows'
-impacts (generator/impacts.py): what changing which key of which file asks of
+impacts (generator/review/impacts.py): what changing which key of which file asks of
 a machine with which roles.
 """
 
@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .artifacts.catalogue import Catalogue, Row
-from .bundle import MANIFEST, Tree, split_bundles
-from .errors import RenderError
+from ..artifacts.catalogue import Catalogue, Row
+from ..bundle import MANIFEST, Tree, split_bundles
+from ..errors import RenderError
+from ..model import Cluster
+from ..targets import Feature, target_of
 from .impacts import Action, Impact, Phase, impacts_for
-from .model import Cluster
 from .semantic import Delta, describe, unified
-from .targets import Feature, target_of
 
 CLUSTER = "(cluster)"
 

@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .artifacts import Artifact
-    from .bundle import Tree
+    from ..artifacts import Artifact
+    from ..bundle import Tree
     from .managed import ManagedSecret
 
 # A placeholder stands where a secret value will be filled in on the machine.
@@ -30,7 +30,7 @@ PLACEHOLDER_PREFIX = "HARBORGEN_SECRET["
 PLACEHOLDER_SUFFIX = "]"
 PLACEHOLDER = re.compile(re.escape(PLACEHOLDER_PREFIX) + r"([a-z][a-z0-9_]*)(?:\|([a-z]+))?\]")
 
-# What a derived form asks of the value it is made from (contexts of generator/legality.py).
+# What a derived form asks of the value it is made from (contexts of generator/secrets/legality.py).
 FORM_CONTEXTS = {"bcrypt": ("bcrypt",), "scram": ("scram",)}
 
 

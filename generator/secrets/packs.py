@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from .artifacts import Artifact
-from .bundle import MANIFEST, Tree, assemble, sha256, split_bundles
+from ..artifacts import Artifact
+from ..bundle import MANIFEST, Tree, assemble, sha256, split_bundles
 from .placeholders import fill, placeholders_in
 
 PACK_FILES = "files"
@@ -42,7 +42,7 @@ def digest_line(tree: Tree, cluster: str, node: str) -> str:
 def pack_of(cluster: str, node: str):
     """The Ownership of a pack directory (generator/writer.py): a pack harborgen wrote for this
     cluster and node vouches for its BUNDLE.sha256 and its files/; any other directory for nothing."""
-    from .writer import read_regular
+    from ..writer import read_regular
 
     def owns(directory: Path):
         try:

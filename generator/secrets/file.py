@@ -2,7 +2,7 @@
 
 Any YAML a tool writes is accepted (block scalars, either quoting style), read
 with the same loader as the topology and checked with the rules of
-generator/legality.py. Every command that reads or writes the file applies one
+generator/secrets/legality.py. Every command that reads or writes the file applies one
 policy: a regular file of the user who runs harborgen, readable by its owner
 only (as ssh's StrictModes), and outside Git unless Git ignores it. Mode and
 owner are checked on the descriptor the bytes are then read from: a link swapped
@@ -19,12 +19,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Diagnostic, InputError, OutputError
-from .formats import SHAPES
+from ..errors import Diagnostic, InputError, OutputError
+from ..formats import SHAPES
+from ..loader import MAX_DOCUMENT_BYTES, Located, NotARegularFile, load_text, read_bounded
+from ..model import Cluster
 from .legality import key_pair_problem, published_key_problem, value_problems
-from .loader import MAX_DOCUMENT_BYTES, Located, NotARegularFile, load_text, read_bounded
 from .managed import TOKEN_CERTIFICATE, TOKEN_PRIVATE_KEY
-from .model import Cluster
 
 SECRETS_FILE_MODE = 0o600
 

@@ -1,7 +1,7 @@
 """What changed in one artifact, in the terms of its language: keys, YAML paths, nginx directives, SQL statements.
 
 Each differ takes the old and the new text of one file and returns values,
-one Delta per change; generator/diffreport.py alone puts them into words.
+one Delta per change; generator/review/report.py alone puts them into words.
 deepdiff and crossplane are imported here, lazily: `render` never pays for them.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .placeholders import PLACEHOLDER
+from ..secrets.placeholders import PLACEHOLDER
 
 
 @dataclass(frozen=True)

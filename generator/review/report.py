@@ -6,10 +6,10 @@ import json
 import re
 from collections.abc import Callable
 
+from ..untrusted import markdown_text, shown
 from .diff import CLUSTER, Change, Report, Step
 from .impacts import Action
 from .semantic import Delta
-from .untrusted import markdown_text, shown
 
 # What each action of the plan tells the operator to run.
 ACTION_TEXT = {
@@ -59,7 +59,7 @@ def _sql(delta: Delta) -> str:
     return f"- {code(delta.old)}" if delta.new is None else f"+ {code(delta.new)}"
 
 
-# How the changes of each kind of file read (the kinds of generator/semantic.py's DIFFERS).
+# How the changes of each kind of file read (the kinds of generator/review/semantic.py's DIFFERS).
 PHRASES: dict[str, Callable[[Delta], str]] = {
     "yaml": _keyed,
     "env": _keyed,

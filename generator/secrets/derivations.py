@@ -40,18 +40,20 @@ def scram_verifier(name: str, value: str) -> str:
 
     The server stores only this; giving it instead of the password keeps the
     password out of the SQL file, the server's logs and pg_stat_activity.
-    ASCII values need no SASLprep (the legality rules refuse the others).
+    scramp (pg8000's SCRAM library) does the key derivation and SASLprep; only
+    the salt is ours, so that the verifier is the same on every run.
     """
+    import scramp
+
     salt = _salt("scram", name, value, 16)
-    salted = hashlib.pbkdf2_hmac("sha256", value.encode("utf-8"), salt, SCRAM_ITERATIONS)
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
-    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    salt, stored_key, server_key, iterations = scramp.ScramMechanism("SCRAM-SHA-256").make_auth_info(
+        value, iteration_count=SCRAM_ITERATIONS, salt=salt
+    )
 
     def b64(data: bytes) -> str:
         return base64.b64encode(data).decode("ascii")
 
-    return f"SCRAM-SHA-256${SCRAM_ITERATIONS}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
 
 
 DERIVATIONS = {"bcrypt": bcrypt_hash, "scram": scram_verifier}

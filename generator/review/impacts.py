@@ -1,8 +1,8 @@
 """What a changed file asks of the machine that holds it: the vocabulary of the plan.
 
 Each row of the artifact catalogue names its impacts with these values; the
-plan (generator/diff.py) only combines them, and the reports
-(generator/diffreport.py) alone turn them into sentences.
+plan (generator/review/diff.py) only combines them, and the reports
+(generator/review/report.py) alone turn them into sentences.
 """
 
 from __future__ import annotations
