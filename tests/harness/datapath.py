@@ -1,0 +1,254 @@
+"""A Harbor 1.1.2 data path on loopback, from a render of a test topology and its bundles' own files.
+
+Per Harbor node (its topology address, 127.0.0.11-13):
+- Debian's docker-registry (distribution 2.8) with the config.yml that the real 1.1.2 prepare
+  writes from the node's filled bundle (tests/real_prepare.py runs the unmodified program);
+- the stand-in token service (tests/harness/token_service.py), signing with the private key
+  that prepare put in common/config/ui;
+- real nginx with the nginx.conf prepare wrote from the stock nginx.http.conf.
+Then real nginx with the rendered load-balancer site, and one storage directory for all nodes.
+
+What must change to run outside Harbor's containers is changed in code, in OUTSIDE_CONTAINERS
+and NODE_PROXY_REWRITES below, and nowhere else; a secret-bearing value never changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import http.client
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from generator.secrets.packs import materialize
+from tests.harness.nginx import Nginx, wait_for_port
+from tests.harness.processes import stop
+from tests.helpers import REFERENCE, compiled, require_tool
+from tests.real_prepare import run_prepare1
+
+ROOT = Path(__file__).resolve().parents[2]
+REGISTRY_PORT, DEBUG_PORT, UI_PORT, PROXY_PORT = 5000, 5001, 8081, 80
+SECRETKEY_PATH = "/mnt/cephfs/harbor/data"
+
+
+@dataclass(frozen=True)
+class NodeFiles:
+    """What the installer's prepare left for one node's registry, token service and proxy."""
+
+    registry_config: dict[str, Any]
+    root_crt: Path
+    private_key: Path
+    nginx_conf: str
+
+
+def outside_containers(config: dict[str, Any], *, address: str, storage: Path, root_crt: Path) -> dict[str, Any]:
+    """The registry's config.yml as prepare wrote it, with only what a container gave it replaced:
+    its storage volume, its listen and debug addresses, its certificate's path and the ui's name."""
+    changed = json.loads(json.dumps(config))
+    changed["storage"]["filesystem"]["rootdirectory"] = str(storage)
+    changed["http"]["addr"] = f"{address}:{REGISTRY_PORT}"
+    changed["http"]["debug"]["addr"] = f"{address}:{DEBUG_PORT}"
+    changed["auth"]["token"]["rootcertbundle"] = str(root_crt)
+    for endpoint in changed.get("notifications", {}).get("endpoints", []):
+        endpoint["url"] = endpoint["url"].replace("http://ui/", f"http://{address}:{UI_PORT}/")
+    assert changed["http"]["secret"] == config["http"]["secret"]
+    return changed
+
+
+def node_proxy_rewrites(address: str, directory: Path) -> list[tuple[str, str]]:
+    """Harbor's stock proxy names its containers; here they are the node's loopback services."""
+    return [
+        ("server registry:5000;", f"server {address}:{REGISTRY_PORT};"),
+        ("server ui:80;", f"server {address}:{UI_PORT};"),
+        ("listen 80;", f"listen {address}:{PROXY_PORT};"),
+        ("access_log /dev/stdout timed_combined;", f"access_log {directory}/access.log timed_combined;"),
+    ]
+
+
+def _rewritten(text: str, rewrites: list[tuple[str, str]]) -> str:
+    for old, new in rewrites:
+        if text.count(old) != 1:
+            raise AssertionError(f"the stock nginx.conf should hold {old!r} once")
+        text = text.replace(old, new)
+    return text
+
+
+@dataclass
+class Node:
+    name: str
+    address: str
+    directory: Path
+    files: NodeFiles
+    config: dict[str, Any]
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"{self.address}:{PROXY_PORT}"
+
+
+class DataPath:
+    """The cluster's data path, started by start() and stopped, whatever happened, by stop()."""
+
+    def __init__(self, topology: Path, directory: Path, secrets: dict[str, str],
+                 prepared: Callable[[str, Path], None] = lambda node, installer: None):
+        self.registry = require_tool("docker-registry")
+        self.nginx_binary = require_tool("nginx")
+        self.directory = directory
+        self.storage = directory / "storage"
+        self.storage.mkdir(parents=True)
+        self.cluster, tree = compiled(topology)
+        self.tree = materialize(tree, secrets)
+        self.nodes = {name: self._prepare(name, prepared) for name in self._harbor_nodes()}
+        self.balancer: Nginx | None = None
+        self.balancer_port = int(self._balancer_port())
+
+    # --- set-up -------------------------------------------------------------------
+
+    def _harbor_nodes(self) -> list[str]:
+        return sorted({path.split("/")[0] for path in self.tree if path.split("/", 1)[1:] == ["harbor/harbor.cfg"]})
+
+    def _balancer_site(self) -> str:
+        (path,) = [p for p in self.tree if p.endswith("/nginx/default.conf")]
+        return self.tree[path].content.decode()
+
+    def _balancer_port(self) -> str:
+        for line in self._balancer_site().splitlines():
+            words = line.split()
+            if words[:1] == ["listen"]:
+                return words[1].rstrip(";")
+        raise AssertionError("the load balancer's site has no listen directive")
+
+    def _address(self, node: str) -> str:
+        values = self.tree[f"{node}/values.sh"].content.decode()
+        (line,) = [line for line in values.splitlines() if line.startswith("node_url=")]
+        return line.split("//", 1)[1].split(":")[0].split("/")[0].strip("'")
+
+    def _prepare(self, name: str, prepared: Callable[[str, Path], None]) -> Node:
+        """The node's installer: the stock one, with the bundle's harbor/ files laid over it, then prepare."""
+        directory = self.directory / name
+        root = directory / "machine"
+        installer = root / "opt" / "harbor"
+        shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
+        prefix = f"{name}/harbor/"
+        for path, artifact in self.tree.items():
+            if path.startswith(prefix):
+                target = installer / path[len(prefix):]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(artifact.content)
+        prepared(name, installer)
+        result = run_prepare1(installer, root, SECRETKEY_PATH)
+        assert result.returncode == 0, result.stdout + result.stderr
+        config_dir = installer / "common" / "config"
+        address = self._address(name)
+        files = NodeFiles(
+            registry_config=yaml.safe_load((config_dir / "registry" / "config.yml").read_text()),
+            root_crt=config_dir / "registry" / "root.crt",
+            private_key=config_dir / "ui" / "private_key.pem",
+            nginx_conf=(config_dir / "nginx" / "nginx.conf").read_text(),
+        )
+        config = outside_containers(files.registry_config, address=address, storage=self.storage, root_crt=files.root_crt)
+        return Node(name, address, directory, files, config)
+
+    # --- processes ----------------------------------------------------------------
+
+    def start(self) -> DataPath:
+        for node in self.nodes.values():
+            self.start_registry(node.name)
+            self._start_token_service(node)
+            self._start_proxy(node)
+        self.balancer = Nginx(self.directory / "balancer", self._balancer_site(), self.balancer_port)
+        self.balancer.start(self.nginx_binary)
+        return self
+
+    def start_registry(self, name: str, config: dict[str, Any] | None = None) -> None:
+        """The node's registry, with its own configuration or (for a negative control) another."""
+        node = self.nodes[name]
+        path = node.directory / "registry.yml"
+        path.write_text(yaml.safe_dump(config or node.config))
+        log = node.directory / "registry.log"
+        process = subprocess.Popen([self.registry, "serve", str(path)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        node.processes["registry"] = process
+        wait_for_port(node.address, REGISTRY_PORT, process, log)
+
+    def kill_registry(self, name: str) -> None:
+        process = self.nodes[name].processes.pop("registry")
+        process.kill()
+        process.wait(timeout=10)
+
+    def registry_log(self, name: str) -> str:
+        return (self.nodes[name].directory / "registry.log").read_text(errors="replace")
+
+    def _start_token_service(self, node: Node) -> None:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.harness.token_service", node.address, str(UI_PORT), str(node.files.private_key)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(node.directory / "token.log").open("ab"),
+        )
+        node.processes["token"] = process
+        wait_for_port(node.address, UI_PORT, process, node.directory / "token.log")
+
+    def _start_proxy(self, node: Node) -> None:
+        directory = node.directory / "proxy"
+        directory.mkdir(exist_ok=True)
+        (directory / "nginx.conf").write_text(_rewritten(node.files.nginx_conf, node_proxy_rewrites(node.address, directory)))
+        process = subprocess.Popen(
+            [self.nginx_binary, "-p", str(directory), "-c", str(directory / "nginx.conf"),
+             "-g", f"daemon off; user root; pid {directory}/nginx.pid; error_log {directory}/error.log;"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        node.processes["proxy"] = process
+        wait_for_port(node.address, PROXY_PORT, process, directory / "error.log")
+
+    def stop(self) -> None:
+        if self.balancer:
+            self.balancer.stop()
+        for node in self.nodes.values():
+            for name in list(node.processes):
+                stop(node.processes.pop(name), grace=10)
+
+    # --- the client side ----------------------------------------------------------
+
+    @property
+    def entry(self) -> str:
+        return f"127.0.0.10:{self.balancer_port}"
+
+    def token(self, host: str, scope: str, user: str = "admin") -> str:
+        """A token from the token service behind HOST (a node's proxy, or the load balancer)."""
+        credentials = base64.b64encode(f"{user}:unused".encode()).decode()
+        status, _, body = request(host, "GET", f"/service/token?service=harbor-registry&scope={scope}",
+                                  headers={"Authorization": f"Basic {credentials}"})
+        assert status == 200, body
+        return json.loads(body)["token"]
+
+
+def request(host: str, method: str, path: str, *, token: str | None = None, body: bytes | None = None,
+            headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to HOST ("address:port"); the status, the headers and the body."""
+    address, port = host.rsplit(":", 1)
+    connection = http.client.HTTPConnection(address, int(port), timeout=timeout)
+    try:
+        sent = dict(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def running(topology: Path, directory: Path, secrets: dict[str, str], **options: Any) -> Iterator[DataPath]:
+    datapath = DataPath(topology, directory, secrets, **options)
+    try:
+        yield datapath.start()
+    finally:
+        datapath.stop()
