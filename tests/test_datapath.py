@@ -13,27 +13,55 @@ from pathlib import Path
 
 import pytest
 
+from generator.pipeline import load_cluster
 from generator.secrets.generate import token_key_pair
-from tests.harness.datapath import DataPath, request, running
+from generator.writer import write_tree
+from tests.harness.ceph import CephCluster, CephStorage, bootstrap, is_mounted
+from tests.harness.datapath import DataPath, SharedDirectory, request, running
 from tests.harness.images import Image, make_image, pull, push, same_bytes
 from tests.harness.token_service import load_private_key, make_token
-from tests.helpers import secrets_for
+from tests.helpers import compiled, require_tool, secrets_for
 
 pytestmark = pytest.mark.real_component
 
 TOPOLOGY = Path(__file__).parent / "topologies" / "loopback.yaml"
 BIG = 200 * 1024 * 1024  # trap 5: a layer that nginx must stream, not buffer
 PULLS_UNDER_FAILURE = 40
+CEPH_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "ceph-authtool", "monmaptool", "ceph-fuse")
+
+
+@pytest.fixture(scope="module", params=["directory", "cephfs"])
+def storage(request, tmp_path_factory, token_pair):
+    """The one switch: a directory every node shares, or real CephFS mounted on each node."""
+    directory = tmp_path_factory.mktemp(f"storage-{request.param}")
+    if request.param == "directory":
+        yield SharedDirectory(directory), secrets_for(TOPOLOGY, token_pair)
+        return
+    for tool in CEPH_TOOLS:
+        require_tool(tool)
+    cluster = CephCluster(directory / "ceph")
+    cephfs = load_cluster(TOPOLOGY).cephfs
+    storage = CephStorage(cluster, directory / "nodes", cephfs.client, tuple((m.source, m.target) for m in cephfs.mounts))
+    try:
+        cluster.start()
+        render = directory / "render"
+        write_tree(compiled(TOPOLOGY)[1], render)
+        (script,) = render.glob("*/ceph/bootstrap-cephfs.sh")
+        key = bootstrap(cluster, script, cephfs.client)
+        yield storage, secrets_for(TOPOLOGY, token_pair, **{cephfs.key.name: key})
+    finally:
+        storage.close()
+        cluster.stop()
 
 
 @pytest.fixture(scope="module")
-def secrets(token_pair) -> dict[str, str]:
-    return secrets_for(TOPOLOGY, token_pair)
+def secrets(storage) -> dict[str, str]:
+    return storage[1]
 
 
 @pytest.fixture(scope="module")
-def datapath(tmp_path_factory, secrets):
-    with running(TOPOLOGY, tmp_path_factory.mktemp("datapath"), secrets) as started:
+def datapath(tmp_path_factory, storage):
+    with running(TOPOLOGY, tmp_path_factory.mktemp("datapath"), storage[1], storage=storage[0]) as started:
         yield started
 
 
@@ -51,6 +79,16 @@ def _pulled_layer(host: str, repository: str, image: Image, into: Path) -> Path:
     result = pull(host, repository, image.tag, into)
     assert result.returncode == 0, f"pull through {host}: {result.stderr}"
     return into / image.layer_digest.removeprefix("sha256:")
+
+
+def test_every_registry_keeps_its_blobs_where_the_switch_says(datapath):
+    roots = {node.config["storage"]["filesystem"]["rootdirectory"] for node in datapath.nodes.values()}
+    if isinstance(datapath.storage, CephStorage):
+        assert len(roots) == len(datapath.nodes), "one CephFS mount per node"
+        assert all(is_mounted(path) for path in datapath.storage.mounted)
+        assert all(any(Path(root).is_relative_to(mount) for mount in datapath.storage.mounted) for root in roots)
+    else:
+        assert len(roots) == 1, "one directory for every node"
 
 
 def test_an_image_pushed_through_the_load_balancer_comes_back_identical_through_every_node(datapath, big_image, tmp_path):

@@ -156,3 +156,42 @@ def is_mounted(path: Path) -> bool:
 def mounts_of(path: Path) -> int:
     target = str(path)
     return sum(line.split()[1] == target for line in Path("/proc/mounts").read_text().splitlines())
+
+
+class CephStorage:
+    """Each Harbor node's CephFS mounts, made with ceph-fuse from the node's own filled bundle
+    (its client.conf and cephx secret), each under the node's machine root."""
+
+    def __init__(self, cluster: CephCluster, directory: Path, client: str, mounts: tuple[tuple[str, str], ...]):
+        self.cluster, self.directory, self.client, self.mounts = cluster, directory, client, mounts
+        self.mounted: list[Path] = []
+
+    def root_for(self, node: str, files: dict[str, bytes]) -> Path:
+        root = self.directory / node
+        conf, secret = root / "client.conf", root / f"{self.client}.secret"
+        root.mkdir(parents=True)
+        conf.write_bytes(files["ceph/client.conf"])
+        secret.write_bytes(files[f"ceph/{self.client}.secret"])
+        secret.chmod(0o600)
+        for source, target in self.mounts:
+            path = root / target.lstrip("/")
+            path.mkdir(parents=True)
+            self.cluster.run("ceph-fuse", "--id", self.client, "--keyfile", str(secret), "-c", str(conf),
+                             "--client_mount_timeout", "30", "-r", source, str(path))
+            self.mounted.append(path)
+        return root
+
+    def close(self) -> None:
+        for path in reversed(self.mounted):
+            unmount(path)
+        self.mounted.clear()
+
+
+def bootstrap(cluster: CephCluster, bootstrap_script: Path, client: str) -> str:
+    """Run the rendered bootstrap-cephfs.sh (the MDS is the cluster's own: --skip-mds); the client's key."""
+    result = subprocess.run(["bash", str(bootstrap_script), "--skip-mds"], capture_output=True, text=True,
+                            timeout=300, env=cluster.env)
+    if result.returncode != 0:
+        raise RuntimeError(result.stdout + result.stderr)
+    cluster.wait_for_active_mds()
+    return cluster.run("ceph", "auth", "get-key", f"client.{client}").stdout.strip()

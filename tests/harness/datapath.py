@@ -6,7 +6,10 @@ Per Harbor node (its topology address, 127.0.0.11-13):
 - the stand-in token service (tests/harness/token_service.py), signing with the private key
   that prepare put in common/config/ui;
 - real nginx with the nginx.conf prepare wrote from the stock nginx.http.conf.
-Then real nginx with the rendered load-balancer site, and one storage directory for all nodes.
+Then real nginx with the rendered load-balancer site. The registries' storage is one switch:
+a directory all nodes share (SharedDirectory), or real CephFS, mounted on each node with
+ceph-fuse from that node's filled client.conf and cephx secret (tests/harness/ceph.py's
+CephStorage).
 
 What must change to run outside Harbor's containers is changed in code, in OUTSIDE_CONTAINERS
 and NODE_PROXY_REWRITES below, and nowhere else; a secret-bearing value never changes.
@@ -24,19 +27,47 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
+from generator.pipeline import compile_cluster, load_cluster
 from generator.secrets.packs import materialize
 from tests.harness.nginx import Nginx, wait_for_port
 from tests.harness.processes import stop
-from tests.helpers import REFERENCE, compiled, require_tool
+from tests.helpers import REFERENCE, require_tool
 from tests.real_prepare import run_prepare1
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_PORT, DEBUG_PORT, UI_PORT, PROXY_PORT = 5000, 5001, 8081, 80
 SECRETKEY_PATH = "/mnt/cephfs/harbor/data"
+
+
+class Storage(Protocol):
+    """Where a node's machine root lies for the files the registry keeps (its CephFS mounts).
+    Whoever makes a Storage closes it: the data path only asks it for roots."""
+
+    def root_for(self, node: str, files: dict[str, bytes]) -> Path: ...
+
+
+class SharedDirectory:
+    """One directory stands for the CephFS every node mounts: all nodes have the same root."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+
+    def root_for(self, node: str, files: dict[str, bytes]) -> Path:
+        return self.directory
+
+
+def registry_storage(compose: str) -> str:
+    """The host directory the rendered compose file gives the registry as /storage."""
+    for service in yaml.safe_load(compose)["services"].values():
+        for volume in service.get("volumes", []):
+            host, _, rest = volume.partition(":")
+            if rest.split(":")[0] == "/storage":
+                return host
+    raise AssertionError("no service of the compose file has /storage")
 
 
 @dataclass(frozen=True)
@@ -98,64 +129,55 @@ class Node:
 class DataPath:
     """The cluster's data path, started by start() and stopped, whatever happened, by stop()."""
 
-    def __init__(self, topology: Path, directory: Path, secrets: dict[str, str],
+    def __init__(self, topology: Path, directory: Path, secrets: dict[str, str], *, storage: Storage | None = None,
                  prepared: Callable[[str, Path], None] = lambda node, installer: None):
         self.registry = require_tool("docker-registry")
         self.nginx_binary = require_tool("nginx")
         self.directory = directory
-        self.storage = directory / "storage"
-        self.storage.mkdir(parents=True)
-        self.cluster, tree = compiled(topology)
-        self.tree = materialize(tree, secrets)
-        self.nodes = {name: self._prepare(name, prepared) for name in self._harbor_nodes()}
+        directory.mkdir(parents=True, exist_ok=True)
+        self.storage = storage or SharedDirectory(directory / "storage")
+        cluster = load_cluster(topology)
+        self.tree = materialize(compile_cluster(cluster), secrets)
+        self.nodes = {node.name: self._prepare(node.name, node.address, prepared)
+                      for node in cluster.nodes if node.has("harbor")}
+        (balancer,) = [node for node in cluster.nodes if node.has("load-balancer")]
+        self.entry = f"{balancer.address}:{cluster.load_balancer.listen}"
         self.balancer: Nginx | None = None
-        self.balancer_port = int(self._balancer_port())
 
     # --- set-up -------------------------------------------------------------------
 
-    def _harbor_nodes(self) -> list[str]:
-        return sorted({path.split("/")[0] for path in self.tree if path.split("/", 1)[1:] == ["harbor/harbor.cfg"]})
+    def _bundle(self, node: str, under: str) -> dict[str, bytes]:
+        prefix = f"{node}/{under}"
+        return {path[len(prefix):]: artifact.content for path, artifact in self.tree.items() if path.startswith(prefix)}
 
     def _balancer_site(self) -> str:
         (path,) = [p for p in self.tree if p.endswith("/nginx/default.conf")]
         return self.tree[path].content.decode()
 
-    def _balancer_port(self) -> str:
-        for line in self._balancer_site().splitlines():
-            words = line.split()
-            if words[:1] == ["listen"]:
-                return words[1].rstrip(";")
-        raise AssertionError("the load balancer's site has no listen directive")
-
-    def _address(self, node: str) -> str:
-        values = self.tree[f"{node}/values.sh"].content.decode()
-        (line,) = [line for line in values.splitlines() if line.startswith("node_url=")]
-        return line.split("//", 1)[1].split(":")[0].split("/")[0].strip("'")
-
-    def _prepare(self, name: str, prepared: Callable[[str, Path], None]) -> Node:
+    def _prepare(self, name: str, address: str, prepared: Callable[[str, Path], None]) -> Node:
         """The node's installer: the stock one, with the bundle's harbor/ files laid over it, then prepare."""
         directory = self.directory / name
         root = directory / "machine"
         installer = root / "opt" / "harbor"
         shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
-        prefix = f"{name}/harbor/"
-        for path, artifact in self.tree.items():
-            if path.startswith(prefix):
-                target = installer / path[len(prefix):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(artifact.content)
+        harbor = self._bundle(name, "harbor/")
+        for path, content in harbor.items():
+            target = installer / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
         prepared(name, installer)
         result = run_prepare1(installer, root, SECRETKEY_PATH)
         assert result.returncode == 0, result.stdout + result.stderr
         config_dir = installer / "common" / "config"
-        address = self._address(name)
         files = NodeFiles(
             registry_config=yaml.safe_load((config_dir / "registry" / "config.yml").read_text()),
             root_crt=config_dir / "registry" / "root.crt",
             private_key=config_dir / "ui" / "private_key.pem",
             nginx_conf=(config_dir / "nginx" / "nginx.conf").read_text(),
         )
-        config = outside_containers(files.registry_config, address=address, storage=self.storage, root_crt=files.root_crt)
+        storage = self.storage.root_for(name, self._bundle(name, "")) / registry_storage(harbor["docker-compose.yml"].decode()).lstrip("/")
+        storage.mkdir(parents=True, exist_ok=True)
+        config = outside_containers(files.registry_config, address=address, storage=storage, root_crt=files.root_crt)
         return Node(name, address, directory, files, config)
 
     # --- processes ----------------------------------------------------------------
@@ -165,7 +187,7 @@ class DataPath:
             self.start_registry(node.name)
             self._start_token_service(node)
             self._start_proxy(node)
-        self.balancer = Nginx(self.directory / "balancer", self._balancer_site(), self.balancer_port)
+        self.balancer = Nginx(self.directory / "balancer", self._balancer_site(), int(self.entry.rsplit(":", 1)[1]))
         self.balancer.start(self.nginx_binary)
         return self
 
@@ -215,10 +237,6 @@ class DataPath:
                 stop(node.processes.pop(name), grace=10)
 
     # --- the client side ----------------------------------------------------------
-
-    @property
-    def entry(self) -> str:
-        return f"127.0.0.10:{self.balancer_port}"
 
     def token(self, host: str, scope: str, user: str = "admin") -> str:
         """A token from the token service behind HOST (a node's proxy, or the load balancer)."""
