@@ -42,6 +42,7 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench_datapath
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,13 +12,12 @@ import yaml
 
 from generator.pipeline import load_cluster
 from generator.writer import write_tree
-from tests.harness.ceph import CephCluster, is_mounted, mounts_of, unmount
+from tests.harness.ceph import CEPH_TOOLS, CephCluster, is_mounted, mounts_of, unmount
 from tests.helpers import TOPOLOGIES, compiled, make_packs, require_tool, secrets_for, write_secrets_file
 
 pytestmark = pytest.mark.real_component
 
 TOPOLOGY = TOPOLOGIES / "loopback.yaml"
-CEPH_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "ceph-authtool", "monmaptool", "ceph-fuse")
 
 
 @pytest.fixture(scope="module")

@@ -13,45 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from generator.pipeline import load_cluster
 from generator.secrets.generate import token_key_pair
-from generator.writer import write_tree
-from tests.harness.ceph import CephCluster, CephStorage, bootstrap, is_mounted
-from tests.harness.datapath import DataPath, SharedDirectory, request, running
+from tests.harness.ceph import CephStorage, is_mounted
+from tests.harness.datapath import DataPath, path_of, request, running, storage_switch
 from tests.harness.images import Image, make_image, pull, push, same_bytes
 from tests.harness.token_service import load_private_key, make_token
-from tests.helpers import compiled, require_tool, secrets_for
 
 pytestmark = pytest.mark.real_component
 
 TOPOLOGY = Path(__file__).parent / "topologies" / "loopback.yaml"
 BIG = 200 * 1024 * 1024  # trap 5: a layer that nginx must stream, not buffer
 PULLS_UNDER_FAILURE = 40
-CEPH_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "ceph-authtool", "monmaptool", "ceph-fuse")
 
 
 @pytest.fixture(scope="module", params=["directory", "cephfs"])
 def storage(request, tmp_path_factory, token_pair):
     """The one switch: a directory every node shares, or real CephFS mounted on each node."""
-    directory = tmp_path_factory.mktemp(f"storage-{request.param}")
-    if request.param == "directory":
-        yield SharedDirectory(directory), secrets_for(TOPOLOGY, token_pair)
-        return
-    for tool in CEPH_TOOLS:
-        require_tool(tool)
-    cluster = CephCluster(directory / "ceph")
-    cephfs = load_cluster(TOPOLOGY).cephfs
-    storage = CephStorage(cluster, directory / "nodes", cephfs.client, tuple((m.source, m.target) for m in cephfs.mounts))
-    try:
-        cluster.start()
-        render = directory / "render"
-        write_tree(compiled(TOPOLOGY)[1], render)
-        (script,) = render.glob("*/ceph/bootstrap-cephfs.sh")
-        key = bootstrap(cluster, script, cephfs.client)
-        yield storage, secrets_for(TOPOLOGY, token_pair, **{cephfs.key.name: key})
-    finally:
-        storage.close()
-        cluster.stop()
+    with storage_switch(request.param, tmp_path_factory.mktemp(f"storage-{request.param}"), TOPOLOGY, token_pair) as switched:
+        yield switched
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +83,7 @@ def test_an_image_pushed_through_the_load_balancer_comes_back_identical_through_
 def _start_upload(host: str, token: str, repository: str) -> str:
     status, headers, body = request(host, "POST", f"/v2/{repository}/blobs/uploads/", token=token)
     assert status == 202, body
-    return _path_of(headers["Location"])
-
-
-def _path_of(location: str) -> str:
-    return "/" + location.split("://", 1)[-1].split("/", 1)[1] if "://" in location else location
+    return path_of(headers["Location"])
 
 
 def _hop(hosts: list[str], token: str, repository: str, data: bytes) -> tuple[int, bytes]:
@@ -118,9 +93,9 @@ def _hop(hosts: list[str], token: str, repository: str, data: bytes) -> tuple[in
                                     headers={"Content-Type": "application/octet-stream"})
     if status != 202:
         return status, body
-    separator = "&" if "?" in _path_of(headers["Location"]) else "?"
+    separator = "&" if "?" in path_of(headers["Location"]) else "?"
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    status, _, body = request(hosts[2], "PUT", f"{_path_of(headers['Location'])}{separator}digest={digest}", token=token)
+    status, _, body = request(hosts[2], "PUT", f"{path_of(headers['Location'])}{separator}digest={digest}", token=token)
     return status, body
 
 

@@ -7,6 +7,7 @@ in shared/notes/ceph-loopback.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import time
 import uuid
 from pathlib import Path
 
+CEPH_TOOLS = ("ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "ceph-authtool", "monmaptool", "ceph-fuse")
 START_TIMEOUT = 120
 COMMAND_TIMEOUT = 60
 
@@ -28,8 +30,9 @@ DAEMON_KEYS = {
 
 
 class CephCluster:
-    def __init__(self, directory: Path):
-        self.directory = directory
+    def __init__(self, directory: Path, memstore_bytes: int = 1024**3):
+        # The OSD keeps objects in memory: a full one blocks writers, it does not fail them.
+        self.directory, self.memstore_bytes = directory, memstore_bytes
         self.conf = directory / "ceph.conf"
         self.keyring = directory / "keyring"
         self.daemons: dict[str, subprocess.Popen] = {}
@@ -66,7 +69,7 @@ pid file = {d}/run/$name.pid
 [osd]
 osd data = {d}/data/osd-$id
 osd objectstore = memstore
-memstore device bytes = 1073741824
+memstore device bytes = {self.memstore_bytes}
 pid file = {d}/run/$name.pid
 [mds]
 mds data = {d}/data/mds-$id
@@ -141,11 +144,40 @@ pid file = {d}/run/$name.$pid.pid
         return bool(self.daemons)
 
 
-def unmount(path: Path) -> None:
-    """Unmount a FUSE mount and wait until it is gone (ceph-fuse exits after it)."""
+def unmount(path: Path, grace: float = 10) -> None:
+    """Unmount a FUSE mount, then stop its ceph-fuse (which daemonized: found by its mount point),
+    which may otherwise wait forever for a cluster already stopped."""
+    daemons = _fuse_daemons(path)
     subprocess.run(["umount", str(path)], capture_output=True, timeout=COMMAND_TIMEOUT)
     if is_mounted(path):
         subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=COMMAND_TIMEOUT)
+    deadline = time.monotonic() + grace
+    while daemons and time.monotonic() < deadline:
+        daemons = [pid for pid in daemons if _alive(pid)]
+        time.sleep(0.1)
+    for pid in daemons:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _fuse_daemons(path: Path) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if words and words[0].endswith(b"ceph-fuse") and str(path).encode() in words:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def is_mounted(path: Path) -> bool:

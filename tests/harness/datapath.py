@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import json
 import shutil
@@ -230,11 +231,20 @@ class DataPath:
         wait_for_port(node.address, PROXY_PORT, process, directory / "error.log")
 
     def stop(self) -> None:
-        if self.balancer:
-            self.balancer.stop()
+        """Every process, even when one will not die (a registry stuck in a hung FUSE mount)."""
+        processes = [process for node in self.nodes.values() for process in node.processes.values()]
+        if self.balancer and self.balancer.process:
+            processes.append(self.balancer.process)
         for node in self.nodes.values():
-            for name in list(node.processes):
-                stop(node.processes.pop(name), grace=10)
+            node.processes.clear()
+        stuck = []
+        for process in processes:
+            try:
+                stop(process, grace=10)
+            except subprocess.TimeoutExpired:
+                stuck.append(process.args[0])
+        if stuck:
+            raise RuntimeError(f"these did not exit when killed: {', '.join(stuck)}")
 
     # --- the client side ----------------------------------------------------------
 
@@ -261,6 +271,68 @@ def request(host: str, method: str, path: str, *, token: str | None = None, body
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+def path_of(location: str) -> str:
+    """The path and query of a Location header, which the registry writes as an absolute URL."""
+    return "/" + location.split("://", 1)[1].split("/", 1)[1] if "://" in location else location
+
+
+def upload_blob(host: str, token: str, repository: str, data: bytes) -> None:
+    """A monolithic blob upload (POST, then PUT with the body), as a client pushes a layer."""
+    status, headers, body = request(host, "POST", f"/v2/{repository}/blobs/uploads/", token=token)
+    assert status == 202, body
+    path = path_of(headers["Location"])
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    separator = "&" if "?" in path else "?"
+    status, _, body = request(host, "PUT", f"{path}{separator}digest={digest}", token=token, body=data,
+                              headers={"Content-Type": "application/octet-stream"}, timeout=300)
+    assert status == 201, body
+
+
+def download_blob(host: str, token: str, repository: str, digest: str) -> int:
+    """The blob's bytes, read to the end; their count."""
+    address, port = host.rsplit(":", 1)
+    connection = http.client.HTTPConnection(address, int(port), timeout=300)
+    try:
+        connection.request("GET", f"/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"})
+        response = connection.getresponse()
+        assert response.status == 200, response.read()
+        total = 0
+        while chunk := response.read(1024 * 1024):
+            total += len(chunk)
+        return total
+    finally:
+        connection.close()
+
+
+@contextlib.contextmanager
+def storage_switch(kind: str, directory: Path, topology: Path, token_pair: tuple[str, str], *,
+                   ceph_memory: int = 1024**3) -> Iterator[tuple[Storage, dict[str, str]]]:
+    """The one switch of storage ("directory" or "cephfs"), and the secrets that go with it: on
+    CephFS, the key of the client that the rendered bootstrap script made."""
+    from generator.writer import write_tree
+    from tests.harness.ceph import CEPH_TOOLS, CephCluster, CephStorage, bootstrap
+    from tests.helpers import secrets_for
+
+    if kind == "directory":
+        yield SharedDirectory(directory / "shared"), secrets_for(topology, token_pair)
+        return
+    for tool in CEPH_TOOLS:
+        require_tool(tool)
+    cluster = CephCluster(directory / "ceph", memstore_bytes=ceph_memory)
+    cephfs = load_cluster(topology).cephfs
+    storage = CephStorage(cluster, directory / "nodes", cephfs.client, tuple((m.source, m.target) for m in cephfs.mounts))
+    try:
+        cluster.start()
+        render = directory / "render"
+        write_tree(compile_cluster(load_cluster(topology)), render)
+        (script,) = render.glob("*/ceph/bootstrap-cephfs.sh")
+        key = bootstrap(cluster, script, cephfs.client)
+        yield storage, secrets_for(topology, token_pair, **{cephfs.key.name: key})
+    finally:
+        storage.close()
+        cluster.stop()
 
 
 @contextlib.contextmanager
