@@ -36,23 +36,23 @@ def _sticky(datapath: DataPath, token: str) -> str:
         return len(log.read_bytes().splitlines()) if log.exists() else 0
 
     before = {name: logged(node) for name, node in datapath.nodes.items()}
-    upload_blob(datapath.entry, token, "bench/probe", os.urandom(16))
+    upload_blob(datapath.entry, f"Bearer {token}", "bench/probe", os.urandom(16))
     (name,) = [name for name, node in datapath.nodes.items() if logged(node) > before[name]]
     return datapath.nodes[name].url
 
 
 def _rates(datapath: DataPath, hosts: dict[str, str], base: bytes, first_run: int) -> dict[str, tuple[list[float], list[float]]]:
-    token = datapath.token(datapath.entry, "repository:bench/blobs:pull,push")
+    authorization = datapath.authorization("repository:bench/blobs:pull,push")
     rates: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in hosts}
     for run in range(RUNS):
         for label, host in hosts.items():
             data = _fresh(base, first_run + run * len(hosts) + len(rates[label][0]))
             start = time.perf_counter()
-            upload_blob(host, token, "bench/blobs", data)
+            upload_blob(host, authorization, "bench/blobs", data)
             pushed = time.perf_counter() - start
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
             start = time.perf_counter()
-            assert download_blob(host, token, "bench/blobs", digest) == len(data)
+            assert download_blob(host, authorization, "bench/blobs", digest) == len(data)
             pulled = time.perf_counter() - start
             rates[label][0].append(len(data) / MIB / pushed)
             rates[label][1].append(len(data) / MIB / pulled)

@@ -15,7 +15,7 @@ import pytest
 
 from generator.secrets.generate import token_key_pair
 from tests.harness.ceph import CephStorage, is_mounted
-from tests.harness.datapath import DataPath, path_of, request, running, storage_switch
+from tests.harness.datapath import DataPath, Harbor1DataPath, path_of, request, running, storage_switch
 from tests.harness.images import Image, make_image, pull, push, same_bytes
 from tests.harness.token_service import load_private_key, make_token
 
@@ -187,14 +187,14 @@ def test_control_customize_crt_on_gives_each_node_a_key_pair_of_its_own(datapath
         assert text.count("customize_crt = off") == 1
         config.write_text(text.replace("customize_crt = off", "customize_crt = on"))
 
-    customized = DataPath(TOPOLOGY, tmp_path / "customized", secrets, prepared=customize)
-    keys = {node.files.private_key.read_bytes() for node in customized.nodes.values()}
+    customized = Harbor1DataPath(TOPOLOGY, tmp_path / "customized", secrets, prepared=customize)
+    keys = {customized.private_key(name).read_bytes() for name in customized.nodes}
     assert len(keys) == len(customized.nodes), "prepare made one pair per node"
-    token = make_token(load_private_key(str(customized.nodes["h1"].files.private_key)), "admin", "harbor-registry",
+    token = make_token(load_private_key(str(customized.private_key("h1"))), "admin", "harbor-registry",
                        ["repository:library/hop:pull"])
 
     def trust_customized(config):
-        config["auth"]["token"]["rootcertbundle"] = str(customized.nodes["h2"].files.root_crt)
+        config["auth"]["token"]["rootcertbundle"] = str(customized.nodes["h2"].config_dir / "registry" / "root.crt")
 
     with _with_registry(datapath, "h2", trust_customized):
         status, _, _ = request(datapath.nodes["h2"].url, "GET", "/v2/library/hop/tags/list", token=token)

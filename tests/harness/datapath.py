@@ -1,18 +1,28 @@
-"""A Harbor 1.1.2 data path on loopback, from a render of a test topology and its bundles' own files.
+"""A Harbor data path on loopback, from a render of a test topology and its bundles' own files.
 
-Per Harbor node (its topology address, 127.0.0.11-13):
+Harbor 1.1.2 (Harbor1DataPath), per Harbor node (its topology address):
 - Debian's docker-registry (distribution 2.8) with the config.yml that the real 1.1.2 prepare
   writes from the node's filled bundle (tests/real_prepare.py runs the unmodified program);
 - the stand-in token service (tests/harness/token_service.py), signing with the private key
   that prepare put in common/config/ui;
-- real nginx with the nginx.conf prepare wrote from the stock nginx.http.conf.
-Then real nginx with the rendered load-balancer site. The registries' storage is one switch:
+- real nginx with the nginx.conf prepare wrote from the stock nginx.http.conf;
+then real nginx with the rendered load-balancer site.
+
+Harbor 2.15 (Harbor2DataPath): per Harbor node, docker-registry with the config.yml and passwd
+that the real 2.15.2 prepare writes from the node's harbor.yml, after the bundle's
+pin-secrets.sh; and real Redis, configured by the Redis node's bundle, as the registry's cache.
+Its clients are the registry's own (htpasswd basic auth with the pinned credential, as core
+uses it): Harbor 2.15's node proxy leads to core, which cannot run here.
+Harbor 2.15 ships distribution 3; Debian has 2.8, which reads the same keys (layerinfo is
+its older name of blobdescriptor) and ignores the two it does not know (redis.username, enableTLS).
+
+The registries' storage is one switch:
 a directory all nodes share (SharedDirectory), or real CephFS, mounted on each node with
 ceph-fuse from that node's filled client.conf and cephx secret (tests/harness/ceph.py's
 CephStorage).
 
-What must change to run outside Harbor's containers is changed in code, in OUTSIDE_CONTAINERS
-and NODE_PROXY_REWRITES below, and nowhere else; a secret-bearing value never changes.
+What must change to run outside Harbor's containers is changed in code, in outside_containers()
+and node_proxy_rewrites() below, and nowhere else; a secret-bearing value never changes.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from generator.secrets.packs import materialize
 from tests.harness.nginx import Nginx, wait_for_port
 from tests.harness.processes import stop
 from tests.helpers import REFERENCE, require_tool
-from tests.real_prepare import run_prepare1
+from tests.real_prepare import run_prepare1, run_prepare2
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_PORT, DEBUG_PORT, UI_PORT, PROXY_PORT = 5000, 5001, 8081, 80
@@ -65,33 +75,33 @@ def registry_storage(compose: str) -> str:
     """The host directory the rendered compose file gives the registry as /storage."""
     for service in yaml.safe_load(compose)["services"].values():
         for volume in service.get("volumes", []):
-            host, _, rest = volume.partition(":")
-            if rest.split(":")[0] == "/storage":
+            if isinstance(volume, dict):  # the long syntax, as 2.15's prepare writes it
+                host, container = volume.get("source", ""), volume.get("target", "")
+            else:
+                host, _, rest = volume.partition(":")
+                container = rest.split(":")[0]
+            if container == "/storage":
                 return host
     raise AssertionError("no service of the compose file has /storage")
 
 
-@dataclass(frozen=True)
-class NodeFiles:
-    """What the installer's prepare left for one node's registry, token service and proxy."""
-
-    registry_config: dict[str, Any]
-    root_crt: Path
-    private_key: Path
-    nginx_conf: str
-
-
-def outside_containers(config: dict[str, Any], *, address: str, storage: Path, root_crt: Path) -> dict[str, Any]:
+def outside_containers(config: dict[str, Any], *, address: str, storage: Path, directory: Path, ui: str | None) -> dict[str, Any]:
     """The registry's config.yml as prepare wrote it, with only what a container gave it replaced:
-    its storage volume, its listen and debug addresses, its certificate's path and the ui's name."""
+    its storage volume, its listen and debug addresses, the paths of its certificate or password
+    file (now in DIRECTORY), and the name of the ui that its notifications go to."""
     changed = json.loads(json.dumps(config))
     changed["storage"]["filesystem"]["rootdirectory"] = str(storage)
     changed["http"]["addr"] = f"{address}:{REGISTRY_PORT}"
     changed["http"]["debug"]["addr"] = f"{address}:{DEBUG_PORT}"
-    changed["auth"]["token"]["rootcertbundle"] = str(root_crt)
+    auth = changed["auth"]
+    if "token" in auth:
+        auth["token"]["rootcertbundle"] = str(directory / "root.crt")
+    if "htpasswd" in auth:
+        auth["htpasswd"]["path"] = str(directory / "passwd")
     for endpoint in changed.get("notifications", {}).get("endpoints", []):
-        endpoint["url"] = endpoint["url"].replace("http://ui/", f"http://{address}:{UI_PORT}/")
+        endpoint["url"] = endpoint["url"].replace("http://ui/", f"http://{ui}/")
     assert changed["http"]["secret"] == config["http"]["secret"]
+    assert changed.get("redis") == config.get("redis")
     return changed
 
 
@@ -118,78 +128,58 @@ class Node:
     name: str
     address: str
     directory: Path
-    files: NodeFiles
-    config: dict[str, Any]
+    config_dir: Path  # the installer's common/config, as prepare left it
+    config: dict[str, Any]  # the registry's, outside containers
+    url: str  # where its clients reach it: the node's proxy (1.1.2) or its registry (2.15)
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
-    def url(self) -> str:
-        return f"{self.address}:{PROXY_PORT}"
+    def registry(self) -> str:
+        return f"{self.address}:{REGISTRY_PORT}"
 
 
 class DataPath:
-    """The cluster's data path, started by start() and stopped, whatever happened, by stop()."""
+    """What every version's data path has: registries on one storage, started by start() and
+    stopped, whatever happened, by stop(). A version's subclass prepares and adds its services."""
 
     def __init__(self, topology: Path, directory: Path, secrets: dict[str, str], *, storage: Storage | None = None,
                  prepared: Callable[[str, Path], None] = lambda node, installer: None):
-        self.registry = require_tool("docker-registry")
-        self.nginx_binary = require_tool("nginx")
+        self.registry_binary = require_tool("docker-registry")
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.storage = storage or SharedDirectory(directory / "storage")
-        cluster = load_cluster(topology)
-        self.tree = materialize(compile_cluster(cluster), secrets)
-        self.nodes = {node.name: self._prepare(node.name, node.address, prepared)
-                      for node in cluster.nodes if node.has("harbor")}
-        (balancer,) = [node for node in cluster.nodes if node.has("load-balancer")]
-        self.entry = f"{balancer.address}:{cluster.load_balancer.listen}"
-        self.balancer: Nginx | None = None
+        self.cluster, self.secrets = load_cluster(topology), secrets
+        self.tree = materialize(compile_cluster(self.cluster), secrets)
+        self.services: list[subprocess.Popen] = []
+        self.nodes = {node.name: self._node(node.name, node.address, prepared)
+                      for node in self.cluster.nodes if node.has("harbor")}
 
-    # --- set-up -------------------------------------------------------------------
-
-    def _bundle(self, node: str, under: str) -> dict[str, bytes]:
+    def _bundle(self, node: str, under: str = "") -> dict[str, bytes]:
         prefix = f"{node}/{under}"
         return {path[len(prefix):]: artifact.content for path, artifact in self.tree.items() if path.startswith(prefix)}
 
-    def _balancer_site(self) -> str:
-        (path,) = [p for p in self.tree if p.endswith("/nginx/default.conf")]
-        return self.tree[path].content.decode()
-
-    def _prepare(self, name: str, address: str, prepared: Callable[[str, Path], None]) -> Node:
-        """The node's installer: the stock one, with the bundle's harbor/ files laid over it, then prepare."""
+    def _node(self, name: str, address: str, prepared: Callable[[str, Path], None]) -> Node:
         directory = self.directory / name
-        root = directory / "machine"
-        installer = root / "opt" / "harbor"
-        shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
-        harbor = self._bundle(name, "harbor/")
-        for path, content in harbor.items():
-            target = installer / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        prepared(name, installer)
-        result = run_prepare1(installer, root, SECRETKEY_PATH)
-        assert result.returncode == 0, result.stdout + result.stderr
+        installer = directory / "machine" / self.cluster.harbor.installer_dir.lstrip("/")
+        installer.mkdir(parents=True)
+        self._prepare(name, installer, prepared)
         config_dir = installer / "common" / "config"
-        files = NodeFiles(
-            registry_config=yaml.safe_load((config_dir / "registry" / "config.yml").read_text()),
-            root_crt=config_dir / "registry" / "root.crt",
-            private_key=config_dir / "ui" / "private_key.pem",
-            nginx_conf=(config_dir / "nginx" / "nginx.conf").read_text(),
-        )
-        storage = self.storage.root_for(name, self._bundle(name, "")) / registry_storage(harbor["docker-compose.yml"].decode()).lstrip("/")
+        written = yaml.safe_load((config_dir / "registry" / "config.yml").read_text())
+        storage = self.storage.root_for(name, self._bundle(name)) / registry_storage((installer / "docker-compose.yml").read_text()).lstrip("/")
         storage.mkdir(parents=True, exist_ok=True)
-        config = outside_containers(files.registry_config, address=address, storage=storage, root_crt=files.root_crt)
-        return Node(name, address, directory, files, config)
+        config = outside_containers(written, address=address, storage=storage, directory=config_dir / "registry",
+                                    ui=f"{address}:{UI_PORT}")
+        return Node(name, address, directory, config_dir, config, self._url(address))
 
-    # --- processes ----------------------------------------------------------------
+    def _prepare(self, name: str, installer: Path, prepared: Callable[[str, Path], None]) -> None:
+        raise NotImplementedError
+
+    def _url(self, address: str) -> str:
+        raise NotImplementedError
 
     def start(self) -> DataPath:
         for node in self.nodes.values():
             self.start_registry(node.name)
-            self._start_token_service(node)
-            self._start_proxy(node)
-        self.balancer = Nginx(self.directory / "balancer", self._balancer_site(), int(self.entry.rsplit(":", 1)[1]))
-        self.balancer.start(self.nginx_binary)
         return self
 
     def start_registry(self, name: str, config: dict[str, Any] | None = None) -> None:
@@ -198,7 +188,7 @@ class DataPath:
         path = node.directory / "registry.yml"
         path.write_text(yaml.safe_dump(config or node.config))
         log = node.directory / "registry.log"
-        process = subprocess.Popen([self.registry, "serve", str(path)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        process = subprocess.Popen([self.registry_binary, "serve", str(path)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
         node.processes["registry"] = process
         wait_for_port(node.address, REGISTRY_PORT, process, log)
 
@@ -210,18 +200,73 @@ class DataPath:
     def registry_log(self, name: str) -> str:
         return (self.nodes[name].directory / "registry.log").read_text(errors="replace")
 
+    def stop(self) -> None:
+        """Every process, even when one will not die (a registry stuck in a hung FUSE mount)."""
+        processes = [process for node in self.nodes.values() for process in node.processes.values()] + self.services
+        for node in self.nodes.values():
+            node.processes.clear()
+        self.services = []
+        stuck = []
+        for process in processes:
+            try:
+                stop(process, grace=10)
+            except subprocess.TimeoutExpired:
+                stuck.append(str(process.args[0]))
+        if stuck:
+            raise RuntimeError(f"these did not exit when killed: {', '.join(stuck)}")
+
+
+class Harbor1DataPath(DataPath):
+    """Registries behind the stock node proxies and the rendered load balancer; a token service per node."""
+
+    def __init__(self, topology: Path, directory: Path, secrets: dict[str, str], **options: Any):
+        self.nginx_binary = require_tool("nginx")
+        super().__init__(topology, directory, secrets, **options)
+        (balancer,) = [node for node in self.cluster.nodes if node.has("load-balancer")]
+        self.entry = f"{balancer.address}:{self.cluster.load_balancer.listen}"
+
+    def _url(self, address: str) -> str:
+        return f"{address}:{PROXY_PORT}"
+
+    def _prepare(self, name: str, installer: Path, prepared: Callable[[str, Path], None]) -> None:
+        """The stock installer with the bundle's harbor/ files laid over it, then the real prepare."""
+        shutil.copytree(REFERENCE / "common" / "templates", installer / "common" / "templates")
+        for path, content in self._bundle(name, "harbor/").items():
+            target = installer / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        prepared(name, installer)
+        result = run_prepare1(installer, self.directory / name / "machine", SECRETKEY_PATH)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def private_key(self, name: str) -> Path:
+        return self.nodes[name].config_dir / "ui" / "private_key.pem"
+
+    def start(self) -> DataPath:
+        super().start()
+        for node in self.nodes.values():
+            self._start_token_service(node)
+            self._start_proxy(node)
+        (site,) = [artifact.content.decode() for path, artifact in self.tree.items() if path.endswith("/nginx/default.conf")]
+        balancer = Nginx(self.directory / "balancer", site, int(self.entry.rsplit(":", 1)[1]))
+        balancer.start(self.nginx_binary)
+        self.services.append(balancer.process)
+        return self
+
     def _start_token_service(self, node: Node) -> None:
+        log = node.directory / "token.log"
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.harness.token_service", node.address, str(UI_PORT), str(node.files.private_key)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(node.directory / "token.log").open("ab"),
+            [sys.executable, "-m", "tests.harness.token_service", node.address, str(UI_PORT), str(self.private_key(node.name))],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("ab"),
         )
         node.processes["token"] = process
-        wait_for_port(node.address, UI_PORT, process, node.directory / "token.log")
+        wait_for_port(node.address, UI_PORT, process, log)
 
     def _start_proxy(self, node: Node) -> None:
         directory = node.directory / "proxy"
         directory.mkdir(exist_ok=True)
-        (directory / "nginx.conf").write_text(_rewritten(node.files.nginx_conf, node_proxy_rewrites(node.address, directory)))
+        stock = (node.config_dir / "nginx" / "nginx.conf").read_text()
+        (directory / "nginx.conf").write_text(_rewritten(stock, node_proxy_rewrites(node.address, directory)))
         process = subprocess.Popen(
             [self.nginx_binary, "-p", str(directory), "-c", str(directory / "nginx.conf"),
              "-g", f"daemon off; user root; pid {directory}/nginx.pid; error_log {directory}/error.log;"],
@@ -230,42 +275,80 @@ class DataPath:
         node.processes["proxy"] = process
         wait_for_port(node.address, PROXY_PORT, process, directory / "error.log")
 
-    def stop(self) -> None:
-        """Every process, even when one will not die (a registry stuck in a hung FUSE mount)."""
-        processes = [process for node in self.nodes.values() for process in node.processes.values()]
-        if self.balancer and self.balancer.process:
-            processes.append(self.balancer.process)
-        for node in self.nodes.values():
-            node.processes.clear()
-        stuck = []
-        for process in processes:
-            try:
-                stop(process, grace=10)
-            except subprocess.TimeoutExpired:
-                stuck.append(process.args[0])
-        if stuck:
-            raise RuntimeError(f"these did not exit when killed: {', '.join(stuck)}")
-
-    # --- the client side ----------------------------------------------------------
-
     def token(self, host: str, scope: str, user: str = "admin") -> str:
         """A token from the token service behind HOST (a node's proxy, or the load balancer)."""
         credentials = base64.b64encode(f"{user}:unused".encode()).decode()
         status, _, body = request(host, "GET", f"/service/token?service=harbor-registry&scope={scope}",
-                                  headers={"Authorization": f"Basic {credentials}"})
+                                  authorization=f"Basic {credentials}")
         assert status == 200, body
         return json.loads(body)["token"]
 
+    def authorization(self, scope: str) -> str:
+        return f"Bearer {self.token(self.entry, scope)}"
 
-def request(host: str, method: str, path: str, *, token: str | None = None, body: bytes | None = None,
-            headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request to HOST ("address:port"); the status, the headers and the body."""
+
+class Harbor2DataPath(DataPath):
+    """Registries with htpasswd auth and the real Redis as their cache; clients talk to the registries."""
+
+    def _url(self, address: str) -> str:
+        return f"{address}:{REGISTRY_PORT}"
+
+    def _prepare(self, name: str, installer: Path, prepared: Callable[[str, Path], None]) -> None:
+        """The real 2.15.2 prepare on the node's harbor.yml, then the bundle's pin-secrets.sh with its pins."""
+        bundle = self.directory / name / "bundle"
+        for path, content in self._bundle(name).items():
+            target = bundle / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        prepared(name, bundle)
+        machine = self.directory / name / "machine"
+        run_prepare2((bundle / "harbor" / "harbor.yml").read_text(), machine, self.directory / name / "prepare-state",
+                     with_trivy=self.cluster.harbor.with_trivy)
+        pinned = subprocess.run(["bash", str(bundle / "pin-secrets.sh"), "common/config", str(bundle / "harbor" / "harborgen" / "pins")],
+                                cwd=installer, capture_output=True, text=True, timeout=60)
+        assert pinned.returncode == 0, pinned.stdout + pinned.stderr
+
+    def start(self) -> DataPath:
+        self._start_redis()
+        return super().start()
+
+    def _start_redis(self) -> None:
+        """redis-server with the Redis node's harbor.conf included, as its RUNBOOK says."""
+        (node,) = [node for node in self.cluster.nodes if node.has("redis")]
+        directory = self.directory / "redis"
+        directory.mkdir()
+        (directory / "harbor.conf").write_bytes(self._bundle(node.name)["redis/harbor.conf"])
+        (directory / "redis.conf").write_text(f'daemonize no\ndir {directory}\nsave ""\nlogfile {directory}/redis.log\n'
+                                              f"include {directory}/harbor.conf\n")
+        process = subprocess.Popen([require_tool("redis-server"), str(directory / "redis.conf")],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.services.append(process)
+        wait_for_port(node.address, self.cluster.redis.port, process, directory / "redis.log")
+
+    def authorization(self, scope: str = "") -> str:
+        """What core sends the registry: the pinned registry credential, as basic auth."""
+        passwd = next(iter(self.nodes.values())).config_dir / "registry" / "passwd"
+        user = passwd.read_text().partition(":")[0]  # the file holds a hash; the value is the secrets file's
+        value = self.secrets["registry_credential_password"]
+        return "Basic " + base64.b64encode(f"{user}:{value}".encode()).decode()
+
+
+VERSIONS = {"1.1.2": Harbor1DataPath, "2.15": Harbor2DataPath}
+
+
+def request(host: str, method: str, path: str, *, token: str | None = None, authorization: str | None = None,
+            body: bytes | None = None, headers: dict[str, str] | None = None,
+            timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to HOST ("address:port"), with a bearer TOKEN or an AUTHORIZATION header;
+    the status, the headers and the body."""
     address, port = host.rsplit(":", 1)
     connection = http.client.HTTPConnection(address, int(port), timeout=timeout)
     try:
         sent = dict(headers or {})
         if token:
-            sent["Authorization"] = f"Bearer {token}"
+            authorization = f"Bearer {token}"
+        if authorization:
+            sent["Authorization"] = authorization
         connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
@@ -278,24 +361,24 @@ def path_of(location: str) -> str:
     return "/" + location.split("://", 1)[1].split("/", 1)[1] if "://" in location else location
 
 
-def upload_blob(host: str, token: str, repository: str, data: bytes) -> None:
+def upload_blob(host: str, authorization: str, repository: str, data: bytes) -> None:
     """A monolithic blob upload (POST, then PUT with the body), as a client pushes a layer."""
-    status, headers, body = request(host, "POST", f"/v2/{repository}/blobs/uploads/", token=token)
+    status, headers, body = request(host, "POST", f"/v2/{repository}/blobs/uploads/", authorization=authorization)
     assert status == 202, body
     path = path_of(headers["Location"])
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     separator = "&" if "?" in path else "?"
-    status, _, body = request(host, "PUT", f"{path}{separator}digest={digest}", token=token, body=data,
+    status, _, body = request(host, "PUT", f"{path}{separator}digest={digest}", authorization=authorization, body=data,
                               headers={"Content-Type": "application/octet-stream"}, timeout=300)
     assert status == 201, body
 
 
-def download_blob(host: str, token: str, repository: str, digest: str) -> int:
+def download_blob(host: str, authorization: str, repository: str, digest: str) -> int:
     """The blob's bytes, read to the end; their count."""
     address, port = host.rsplit(":", 1)
     connection = http.client.HTTPConnection(address, int(port), timeout=300)
     try:
-        connection.request("GET", f"/v2/{repository}/blobs/{digest}", headers={"Authorization": f"Bearer {token}"})
+        connection.request("GET", f"/v2/{repository}/blobs/{digest}", headers={"Authorization": authorization})
         response = connection.getresponse()
         assert response.status == 200, response.read()
         total = 0
@@ -336,8 +419,9 @@ def storage_switch(kind: str, directory: Path, topology: Path, token_pair: tuple
 
 
 @contextlib.contextmanager
-def running(topology: Path, directory: Path, secrets: dict[str, str], **options: Any) -> Iterator[DataPath]:
-    datapath = DataPath(topology, directory, secrets, **options)
+def running(topology: Path, directory: Path, secrets: dict[str, str], **options: Any) -> Iterator[Any]:
+    """The data path of the topology's Harbor version, started; stopped when the block ends."""
+    datapath = VERSIONS[load_cluster(topology).harbor.version](topology, directory, secrets, **options)
     try:
         yield datapath.start()
     finally:
