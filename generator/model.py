@@ -169,6 +169,7 @@ class LoadBalancer:
     upstream_name: str
     upstream_scheme: str
     upstream_port: int
+    conf_dir: str  # where apply.sh installs the site; the container mounts the directory, never the file
 
     def node_url(self, node: Node) -> str:
         """What a Harbor node answers on, as the load balancer reaches it."""
@@ -261,4 +262,5 @@ def load_balancer_of(
         upstream_name=f"harbor_{cluster}",
         upstream_scheme=upstream[0],
         upstream_port=upstream[1],
+        conf_dir=f"/etc/harborgen/{cluster}/nginx/conf.d",
     )

@@ -259,14 +259,71 @@ def test_database_apply_feeds_filled_sql_to_mysql_and_loads_the_schema_guarded(m
     assert "it's-a-pass" not in calls, "a password reached a command line"
 
 
-def test_load_balancer_apply_starts_nginx_once(machine):
+SITE = "etc/harborgen/harbor-ceph/nginx/conf.d/default.conf"
+
+
+def _docker_calls(machine) -> list[str]:
+    calls = machine.state / "calls"
+    return [call for call in calls.read_text().splitlines() if call.startswith("docker ")] if calls.exists() else []
+
+
+def test_load_balancer_apply_validates_installs_under_etc_and_starts_nginx_once(machine):
     first = machine.apply("nginx")
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 0, first.stdout + first.stderr
+    site = machine.root / SITE
+    assert site.read_bytes() == (machine.bundles / "nginx/nginx/default.conf").read_bytes()
+    calls = _docker_calls(machine)
+    validate = [call for call in calls if call.startswith("docker run --rm") and call.endswith("nginx -t")]
+    assert len(validate) == 1 and "--network none" in validate[0], calls
+    (started,) = [call for call in calls if call.startswith("docker run --detach")]
+    # The container mounts the installed directory, never the bundle: deleting the bundle changes nothing that runs.
+    assert f"--volume {site.parent}:/etc/nginx/conf.d:ro" in started and str(machine.bundles) not in started
+    assert calls.index(validate[0]) < calls.index(started)
+
     second = machine.apply("nginx")
     assert second.returncode == 0, second.stderr
     assert "already runs this configuration" in second.stdout
-    calls = (machine.state / "calls").read_text().splitlines()
-    assert sum(call.startswith("docker run") for call in calls) == 1
+    assert sum(call.startswith("docker run --detach") for call in _docker_calls(machine)) == 1
+    assert "HUP" not in " ".join(_docker_calls(machine))
+    assert _check(machine, "nginx").returncode == 0
+
+
+def test_a_changed_site_is_reloaded_gracefully_not_replaced(machine, tmp_path):
+    assert machine.apply("nginx").returncode == 0
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(TOPOLOGY.read_text().replace("nodes:\n", "nodes:\n  node2: {address: 10.222.77.90, roles: [harbor]}\n"))
+    _, tree = compiled(grown)
+    write_tree(tree, machine.bundles)
+    behind = _check(machine, "nginx")
+    assert behind.returncode == 1 and f"{SITE}: content changed" in behind.stdout, behind.stdout
+
+    result = machine.apply("nginx")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reloaded its site gracefully" in result.stdout
+    calls = _docker_calls(machine)
+    assert calls.count("docker kill --signal HUP nginx-harbor") == 1
+    assert sum(call.startswith("docker run --detach") for call in calls) == 1, "a reload must not replace the container"
+    assert "server 10.222.77.90:80" in (machine.root / SITE).read_text()
+    assert _check(machine, "nginx").returncode == 0
+
+
+def test_a_site_nginx_refuses_is_stopped_before_anything_is_installed(machine, tmp_path):
+    """The real nginx -t (tests/stubs/nginx-container) refuses a certificate that is not on the machine."""
+    assert machine.apply("nginx").returncode == 0
+    before = (machine.root / SITE).read_bytes()
+    broken = tmp_path / "tls.yaml"
+    text = TOPOLOGY.read_text().replace("external_url: http://", "external_url: https://")
+    text = re.sub(r"(load_balancer:\n(?:  .*\n)*?)(  listen: )\d+", r"\g<1>\g<2>443", text)
+    text = text.replace("load_balancer:\n", "load_balancer:\n  tls: {certificate: /nonexistent/lb.crt, certificate_key: /nonexistent/lb.key}\n")
+    broken.write_text(text)
+    _, tree = compiled(broken)
+    write_tree(tree, machine.bundles)
+    result = machine.apply("nginx")
+    assert result.returncode != 0
+    assert "nginx refuses the new site" in result.stderr and "lb.crt" in result.stderr, result.stderr
+    assert (machine.root / SITE).read_bytes() == before, "the running site was touched"
+    assert sum(call.startswith("docker run --detach") for call in _docker_calls(machine)) == 1
+    assert "HUP" not in " ".join(_docker_calls(machine))
 
 
 # --- the install step (install-harbor.sh) -----------------------------------------------

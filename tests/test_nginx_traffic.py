@@ -7,11 +7,15 @@ fixture: it shows the failures the rendered one fixes.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.harness.nginx import BALANCER, Nginx, Upstreams, connection, download, upload, watching
+from tests.harness.nginx import BALANCER, Nginx, Upstreams, connection, download, loopback_site, upload, watching
 from tests.helpers import TOPOLOGIES, compiled, require_tool
 
 pytestmark = pytest.mark.real_component
@@ -132,3 +136,48 @@ def test_seed_configuration_buffers_whole_uploads_to_disk(seed_balancer):
         response.read()
     assert response.status == 201
     assert any("client_body_temp" in path for path in temp_files), "expected the seed's nginx to spool the body"
+
+
+def test_a_graceful_reload_under_load_drops_no_transfer(balancer, tmp_path):
+    """What run-nginx.sh does to a running load balancer (SIGHUP, after nginx -t), under streaming
+    uploads and downloads: old workers finish their transfers, new ones serve the new site."""
+    changed = tmp_path / "timeout.yaml"
+    changed.write_text((TOPOLOGIES / "loopback.yaml").read_text().replace("  listen: 18080\n", "  listen: 18080\n  timeout: 1200\n"))
+    _, tree = compiled(changed)
+    sites = [loopback_site(tree["lb/nginx/default.conf"].content.decode(), PORT), (balancer.directory / "site.conf").read_text()]
+    assert "1200s" in sites[0] and sites[0] != sites[1]
+    failures: list[str] = []
+    done = threading.Event()
+
+    def transfers(index: int) -> None:
+        source = f"127.0.0.{30 + index}"
+        while not done.is_set():
+            try:
+                if index % 2:
+                    status, received = download(connection(BALANCER, PORT, source), 64 * 1024 * 1024)
+                    ok = status == 200 and received == 64 * 1024 * 1024
+                else:
+                    response = upload(connection(BALANCER, PORT, source), 64 * 1024 * 1024, chunked=True)
+                    ok = response.status == 201 and json.loads(response.read())["bytes"] == 64 * 1024 * 1024
+            except OSError as error:
+                ok, status = False, error
+            if not ok:
+                failures.append(f"client {index}: {status}")
+
+    workers = [threading.Thread(target=transfers, args=(index,)) for index in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        old_workers = set(balancer.pids()[1:])
+        for round_ in range(4):
+            time.sleep(0.5)
+            (balancer.directory / "site.conf").write_text(sites[round_ % 2])
+            os.kill(balancer.process.pid, signal.SIGHUP)
+    finally:
+        time.sleep(1)
+        done.set()
+        for worker in workers:
+            worker.join(timeout=120)
+    assert not any(worker.is_alive() for worker in workers)
+    assert failures == [], failures
+    assert set(balancer.pids()[1:]) - old_workers, "nginx did not reload: no new worker serves"

@@ -212,6 +212,8 @@ def _step(node: str, roles: tuple[str, ...], phase: Phase, found: list[Action]) 
     actions = list(dict.fromkeys(found))
     if Action.REMOUNT in actions:  # the remount sequence runs apply.sh and install-harbor.sh itself
         actions = [action for action in actions if action is Action.REMOUNT or not action.runs_apply]
+    if Action.REPLACE_BALANCER in actions and Action.RELOAD_BALANCER in actions:  # a new container loads the new site
+        actions.remove(Action.RELOAD_BALANCER)
     if Action.APPLY in actions and any(action.runs_apply for action in actions if action is not Action.APPLY):
         actions.remove(Action.APPLY)
     restarts = any(action.restarts_harbor for action in actions)

@@ -29,6 +29,7 @@ class Action(Enum):
     RUN_DATABASE_SQL = "run-database-sql"
     REWRITE_HBA = "rewrite-pg-hba"
     RESTART_REDIS = "restart-redis"
+    RELOAD_BALANCER = "reload-balancer"
     REPLACE_BALANCER = "replace-balancer"
     REINSTALL = "reinstall"
     REMOUNT = "remount"
@@ -58,6 +59,7 @@ _PHASES = {
     Action.BOOTSTRAP_CEPH: Phase.CEPH,
     Action.CREATE_CEPH_CLIENT: Phase.CEPH,
     Action.CREATE_CEPH_DIRECTORIES: Phase.CEPH,
+    Action.RELOAD_BALANCER: Phase.BALANCER,
     Action.REPLACE_BALANCER: Phase.BALANCER,
 }
 

@@ -1,47 +1,91 @@
 #!/usr/bin/env bash
-# Starts the load balancer of the Harbor cluster as a container, with this
-# bundle's default.conf as its only site. Safe to run again: a container
-# already running this exact configuration is left alone; otherwise it is
-# replaced, so a changed default.conf takes effect.
+# The load balancer of the Harbor cluster: an nginx container that mounts the directory
+# apply.sh installs the site into ($balancer_conf_dir, read-only), never the bundle.
+#
+#   run-nginx.sh --validate FILE   nginx -t on FILE in a throw-away container without a network,
+#                                  before apply.sh installs it: a bad site never reaches the
+#                                  running nginx, nor the one a restart would start
+#   run-nginx.sh [--root DIR]      start the container; or reload it gracefully when the site
+#                                  changed (old workers finish their transfers); or replace it
+#                                  when what it runs with changed (image, port, mounts)
+#   run-nginx.sh --check [--root DIR]   change nothing: exit 0 when the container runs with
+#                                  these settings and has loaded the installed site
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=SCRIPTDIR/../values.sh
 . "$here/../values.sh"
 name=nginx-harbor
-image=$balancer_image
-listen=$balancer_listen
-tls_volumes=()
-for file in ${balancer_tls_files[@]+"${balancer_tls_files[@]}"}; do
-    tls_volumes+=(--volume "$file:$file:ro")
+mode=run root="" file=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --validate) mode=validate; file=${2:?--validate needs a file}; shift ;;
+        --check) mode=check ;;
+        --root) root=${2:?--root needs a directory}; shift ;;
+        *) echo "usage: $0 [--validate FILE | --check] [--root DIR]" >&2; exit 2 ;;
+    esac
+    shift
 done
-wanted=$(cat "$here/default.conf" <(printf '%s %s\n' "$image" "$listen") | sha256sum | cut -d' ' -f1)
 
-runs_this_configuration() {
-    grep -qF "\"harborgen.config\": \"$wanted\"" <<<"$current" && grep -qF '"Running": true' <<<"$current"
-}
+conf_dir=$root${balancer_conf_dir:?values.sh of a load balancer names it}
+# The digest of the site the running nginx loaded last, written after each start or reload.
+loaded=$root/var/lib/harborgen/$cluster/balancer.loaded
+tls_volumes=()
+for tls_file in ${balancer_tls_files[@]+"${balancer_tls_files[@]}"}; do
+    tls_volumes+=(--volume "$tls_file:$tls_file:ro")
+done
+# What the container is run with: only a change of these replaces it.
+settings=$(printf '%s\n' "$balancer_image" "$balancer_listen" "$conf_dir" ${balancer_tls_files[@]+"${balancer_tls_files[@]}"} \
+    | sha256sum | cut -d' ' -f1)
 
-if [ "${1:-}" = --check ]; then  # for apply.sh --check: change nothing, answer with the exit code
-    current=$(docker container inspect "$name" 2>/dev/null) && runs_this_configuration
+if [ "$mode" = validate ]; then
+    docker run --rm --network none --volume "$file:/etc/nginx/conf.d/default.conf:ro" \
+        ${tls_volumes[@]+"${tls_volumes[@]}"} "$balancer_image" nginx -t
     exit
 fi
 
-if current=$(docker container inspect "$name" 2>/dev/null); then
-    if runs_this_configuration; then
+site=$(sha256sum < "$conf_dir/default.conf" | cut -d' ' -f1)
+
+runs_these_settings() {
+    grep -qF "\"harborgen.settings\": \"$settings\"" <<<"$current" && grep -qF '"Running": true' <<<"$current"
+}
+
+has_loaded_the_site() {
+    [ -f "$loaded" ] && [ "$(cat "$loaded")" = "$site" ]
+}
+
+record_loaded() {
+    mkdir -p "$(dirname "$loaded")"
+    printf '%s\n' "$site" > "$loaded.new"
+    mv -f "$loaded.new" "$loaded"
+}
+
+current=$(docker container inspect "$name" 2>/dev/null) || current=""
+if [ "$mode" = check ]; then
+    [ -n "$current" ] && runs_these_settings && has_loaded_the_site
+    exit
+fi
+
+if [ -n "$current" ] && runs_these_settings; then
+    if has_loaded_the_site; then
         echo "load balancer $name already runs this configuration"
         exit 0
     fi
-    echo "replacing the container $name"
-    docker rm -f "$name" >/dev/null
+    docker kill --signal HUP "$name" >/dev/null
+    record_loaded
+    echo "load balancer $name reloaded its site gracefully (transfers in flight finish on the old workers)"
+    exit 0
 fi
 
+if [ -n "$current" ]; then
+    echo "replacing the container $name: its image, port or mounts changed (transfers in flight are cut)"
+    docker rm -f "$name" >/dev/null
+fi
 docker run --detach --name "$name" --restart always \
-    --label "harborgen.config=$wanted" \
-    --publish "$listen:$listen" \
-    --volume "$here/default.conf:/etc/nginx/conf.d/default.conf:ro" \
+    --label "harborgen.settings=$settings" \
+    --publish "$balancer_listen:$balancer_listen" \
+    --volume "$conf_dir:/etc/nginx/conf.d:ro" \
     ${tls_volumes[@]+"${tls_volumes[@]}"} \
-    "$image"
-
-# Fail now, not on the first push, when the configuration does not load.
-docker exec "$name" nginx -t
-echo "load balancer $name listening on port $listen"
+    "$balancer_image" >/dev/null
+record_loaded
+echo "load balancer $name listening on port $balancer_listen"

@@ -11,4 +11,6 @@ secret_files=()
 # Load balancer
 balancer_image='nginx:1.26'
 balancer_listen='18080'
+# Where apply.sh installs the site; the container mounts this directory read-only.
+balancer_conf_dir='/etc/harborgen/loopback2/nginx/conf.d'
 balancer_tls_files=()

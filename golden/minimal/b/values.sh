@@ -49,4 +49,6 @@ database_user='harbor'
 # Load balancer
 balancer_image='nginx:1.26'
 balancer_listen='8080'
+# Where apply.sh installs the site; the container mounts this directory read-only.
+balancer_conf_dir='/etc/harborgen/tiny/nginx/conf.d'
 balancer_tls_files=()

@@ -514,19 +514,35 @@ set_up_mysql() {
     fi
 }
 
-start_load_balancer() {
-    if [ "$checking" = true ]; then
-        "$here/nginx/run-nginx.sh" --check || drift nginx-harbor "the load balancer does not run this bundle's configuration"
-        return
-    fi
-    step "starting the load balancer"
+# The new site is checked before anything is installed: a bad one never reaches the running
+# nginx, nor the one a reboot would start from the installed directory.
+validate_load_balancer() {
+    [ "$checking" = false ] || return 0
+    source_of nginx/default.conf
+    step "checking the new load-balancer site with nginx -t (a throw-away container without a network)"
     if [ "$dry_run" = true ]; then
-        echo "would run: nginx/run-nginx.sh"
+        echo "would run: nginx/run-nginx.sh --validate nginx/default.conf"
     else
-        "$here/nginx/run-nginx.sh" 9>&-
+        "$here/nginx/run-nginx.sh" --validate "$SOURCE" 9>&- \
+            || fail "nginx refuses the new site: nothing was installed, the running load balancer is untouched"
     fi
 }
 
+start_load_balancer() {
+    if [ "$checking" = true ]; then
+        "$here/nginx/run-nginx.sh" --check ${root:+--root "$root"} \
+            || drift nginx-harbor "the load balancer does not run this bundle's configuration"
+        return
+    fi
+    step "starting or reloading the load balancer"
+    if [ "$dry_run" = true ]; then
+        echo "would run: nginx/run-nginx.sh"
+    else
+        "$here/nginx/run-nginx.sh" ${root:+--root "$root"} 9>&-
+    fi
+}
+
+if has_role load-balancer; then validate_load_balancer; fi
 install_listed before-mount "installing the files this node needs before CephFS is mounted"
 if has_role harbor; then mount_for_harbor; fi
 install_listed shared

@@ -11,4 +11,6 @@ secret_files=()
 # Load balancer
 balancer_image='nginx:1.26'
 balancer_listen='80'
+# Where apply.sh installs the site; the container mounts this directory read-only.
+balancer_conf_dir='/etc/harborgen/harbor-ceph/nginx/conf.d'
 balancer_tls_files=()

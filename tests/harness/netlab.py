@@ -1,0 +1,94 @@
+"""Network namespaces of a test's own: a bridge in a lab namespace, and one namespace per machine
+joined to it by a veth pair whose machine end is named eth0. Nothing touches the host's interfaces.
+
+Every namespace is named after this process, so that concurrent runs do not meet, and close()
+kills what runs inside (by PID, then whatever is left in the namespace) and deletes them all.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.harness.processes import stop
+
+
+def _ip(*args: str) -> None:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise RuntimeError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+
+
+class Lab:
+    def __init__(self, tag: str = "hg"):
+        self.prefix = f"{tag}{os.getpid() % 100000}"
+        self.bridge_ns = f"{self.prefix}-lab"
+        self.machines: dict[str, str] = {}  # name -> namespace
+        self.processes: list[subprocess.Popen] = []
+        _ip("netns", "add", self.bridge_ns)
+        _ip("-n", self.bridge_ns, "link", "add", "br0", "type", "bridge")
+        _ip("-n", self.bridge_ns, "link", "set", "br0", "up")
+
+    def machine(self, name: str, address: str, prefix_length: int = 24) -> str:
+        """A machine with ADDRESS on its eth0, on the lab's bridge; its namespace's name."""
+        namespace = f"{self.prefix}-{name}"
+        port = f"p-{name}"[:15]
+        _ip("netns", "add", namespace)
+        self.machines[name] = namespace
+        _ip("-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", namespace)
+        _ip("-n", self.bridge_ns, "link", "set", port, "master", "br0", "up")
+        _ip("-n", namespace, "addr", "add", f"{address}/{prefix_length}", "dev", "eth0")
+        _ip("-n", namespace, "link", "set", "eth0", "up")
+        _ip("-n", namespace, "link", "set", "lo", "up")
+        return namespace
+
+    def command(self, name: str, *command: str) -> list[str]:
+        return ["ip", "netns", "exec", self.machines[name], *command]
+
+    def run(self, name: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return subprocess.run(self.command(name, *command), capture_output=True, text=True, timeout=timeout)
+
+    def start(self, name: str, *command: str, log: Path | None = None) -> subprocess.Popen:
+        output = log.open("ab") if log else subprocess.DEVNULL
+        process = subprocess.Popen(self.command(name, *command), stdout=output, stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def link(self, name: str, up: bool) -> None:
+        """The machine's cable: its port on the bridge, up or down."""
+        _ip("-n", self.bridge_ns, "link", "set", f"p-{name}"[:15], "up" if up else "down")
+
+    def addresses(self, name: str) -> set[str]:
+        result = self.run(name, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
+        return {line.split()[3].split("/")[0] for line in result.stdout.splitlines()}
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            try:
+                stop(process, grace=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.processes.clear()
+        for namespace in [*self.machines.values(), self.bridge_ns]:
+            _kill_everything_in(namespace)
+            subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+        self.machines.clear()
+
+
+def _kill_everything_in(namespace: str) -> None:
+    """Daemons that forked away from their PID (keepalived's children, nginx workers) die with their namespace."""
+    found = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, timeout=30)
+    for pid in found.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, timeout=30).stdout.split()
+        if not left:
+            return
+        time.sleep(0.1)
