@@ -43,6 +43,7 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_datapath
+	$(BIN)/python -m tests.bench_lb_pair
 
 clean:
 	rm -rf $(VENV) .pytest_cache

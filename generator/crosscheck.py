@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from .documents import CrossCheck, Document, nodes_with, secret_references
+from .documents import CrossCheck, Document, balancer_nodes, nodes_with, secret_references
 from .errors import Diagnostic
-from .formats import split_http_url
+from .formats import is_ipv4, split_http_url
 from .loader import Located
 from .model import cephx_secret_name, default_log_dir
 from .secrets.managed import TOKEN_PAIR
@@ -24,13 +24,19 @@ def _target(document: Document) -> Target:
     return target_for_version(document["harbor"]["version"])
 
 
-def referenced_nodes_hold_their_role(document: Document, located: Located) -> Iterator[Diagnostic]:
-    for section, role in (("database", "database"), ("load_balancer", "load-balancer"), ("redis", "redis")):
+def _referenced(document: Document) -> Iterator[tuple[tuple, str, str]]:
+    """(path, node name, role) of every node a section names for its role."""
+    for section, role in (("database", "database"), ("redis", "redis")):
         name = document.get(section, {}).get("node")
-        if name is None:
-            continue
+        if name is not None:
+            yield (section, "node"), name, role
+    for path, name in balancer_nodes(document):
+        yield path, name, "load-balancer"
+
+
+def referenced_nodes_hold_their_role(document: Document, located: Located) -> Iterator[Diagnostic]:
+    for path, name, role in _referenced(document):
         node = document["nodes"].get(name)
-        path = (section, "node")
         if node is None:
             yield located.diagnostic(path, f"names node {name!r}, which is not in nodes (expected one of: {', '.join(sorted(document['nodes']))})")
         elif role not in node["roles"]:
@@ -38,14 +44,70 @@ def referenced_nodes_hold_their_role(document: Document, located: Located) -> It
 
 
 def exactly_one_database_and_load_balancer(document: Document, located: Located) -> Iterator[Diagnostic]:
-    for role, section in (("database", "database"), ("load-balancer", "load_balancer")):
-        holders = nodes_with(document, role)
-        if len(holders) > 1:
-            for name in holders[1:]:
-                yield located.diagnostic(
-                    ("nodes", name, "roles"),
-                    f"node {name!r} holds the {role!r} role, and so does {holders[0]!r} (expected exactly one, the node named in {section}.node)",
-                )
+    holders = nodes_with(document, "database")
+    for name in holders[1:]:
+        yield located.diagnostic(
+            ("nodes", name, "roles"),
+            f"node {name!r} holds the 'database' role, and so does {holders[0]!r} (expected exactly one, the node named in database.node)",
+        )
+    named = {name for _, name in balancer_nodes(document)}
+    for name in nodes_with(document, "load-balancer"):
+        if name not in named:
+            expected = ("the node named in load_balancer.node, or every load balancer in load_balancer.nodes"
+                        if "node" in document["load_balancer"] else "the nodes of load_balancer.nodes")
+            yield located.diagnostic(
+                ("nodes", name, "roles"),
+                f"node {name!r} holds the 'load-balancer' role, but the load_balancer section does not name it (expected only {expected})",
+            )
+
+
+def one_load_balancer_or_a_pair(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """node for one machine; nodes with the floating address and how VRRP moves it, for a pair."""
+    balancer = document["load_balancer"]
+    if ("node" in balancer) == ("nodes" in balancer):
+        yield located.diagnostic(
+            ("load_balancer",),
+            "names " + ("both node and nodes" if "node" in balancer else "neither node nor nodes")
+            + " (expected node for one load balancer, or nodes with virtual_address and vrrp for a pair)",
+            of_key=True,
+        )
+        return
+    if "node" in balancer:
+        for key in ("virtual_address", "vrrp"):
+            if key in balancer:
+                yield located.diagnostic(("load_balancer", key), "is set with a single load-balancer node (expected nodes: a floating address needs two machines or more)", of_key=True)
+        return
+    for key in ("virtual_address", "vrrp"):
+        if key not in balancer:
+            yield located.diagnostic(("load_balancer",), f"missing {key!r} while load_balancer.nodes names a pair (expected the floating address and how VRRP moves it)", of_key=True)
+    yield from _vip_is_no_nodes_address(document, located)
+    yield from _priorities_name_the_pair(document, located)
+
+
+def _vip_is_no_nodes_address(document: Document, located: Located) -> Iterator[Diagnostic]:
+    vip = document["load_balancer"].get("virtual_address")
+    for name, node in document["nodes"].items():
+        if node["address"] == vip:
+            yield located.diagnostic(
+                ("load_balancer", "virtual_address"),
+                f"{vip} is the address of node {name!r} (expected an address of its own, which only the load balancer holding it answers on)",
+            )
+
+
+def _priorities_name_the_pair(document: Document, located: Located) -> Iterator[Diagnostic]:
+    balancer = document["load_balancer"]
+    priorities = balancer.get("vrrp", {}).get("priorities", {})
+    for name in priorities:
+        if name not in balancer["nodes"]:
+            yield located.diagnostic(("load_balancer", "vrrp", "priorities", name), f"names {name!r}, which is not in load_balancer.nodes (expected one of: {', '.join(balancer['nodes'])})", of_key=True)
+    missing = [name for name in balancer["nodes"] if name not in priorities]
+    if priorities and missing:
+        yield located.diagnostic(("load_balancer", "vrrp", "priorities"), f"gives no priority to {', '.join(map(repr, missing))} (expected one for every node of load_balancer.nodes, or none for the defaults)", of_key=True)
+    seen: dict[int, str] = {}
+    for name, priority in priorities.items():
+        if priority in seen:
+            yield located.diagnostic(("load_balancer", "vrrp", "priorities", name), f"{priority} is also the priority of {seen[priority]!r} (expected distinct priorities: a tie is broken by address, which nobody reviews)")
+        seen[priority] = name
 
 
 def at_least_one_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
@@ -78,6 +140,12 @@ def external_url_is_the_load_balancer(document: Document, located: Located) -> I
     url = document["harbor"]["external_url"]
     scheme, host, port = split_http_url(url)
     balancer = document["load_balancer"]
+    vip = balancer.get("virtual_address")
+    if vip and host == balancer["server_name"] and host != vip and is_ipv4(host):
+        yield located.diagnostic(
+            ("load_balancer", "server_name"),
+            f"{host!r} is an address other than load_balancer.virtual_address {vip!r} (expected the floating address, or a name that resolves to it)",
+        )
     if host != balancer["server_name"]:
         yield located.diagnostic(
             ("harbor", "external_url"),
@@ -155,14 +223,15 @@ def _overlaps(first: str, second: str) -> bool:
 
 def load_balancer_port_free_on_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
     balancer = document["load_balancer"]
-    node = document["nodes"].get(balancer["node"])
     published = _target(document).published_ports(document)
-    if node and "harbor" in node["roles"] and balancer["listen"] in published:
-        yield located.diagnostic(
-            ("load_balancer", "listen"),
-            f"port {balancer['listen']} is published by Harbor's own proxy on node {balancer['node']!r}, which also holds the 'harbor' role "
-            f"(expected a port other than {', '.join(map(str, published))})",
-        )
+    for _, name in balancer_nodes(document):
+        node = document["nodes"].get(name)
+        if node and "harbor" in node["roles"] and balancer["listen"] in published:
+            yield located.diagnostic(
+                ("load_balancer", "listen"),
+                f"port {balancer['listen']} is published by Harbor's own proxy on node {name!r}, which also holds the 'harbor' role "
+                f"(expected a port other than {', '.join(map(str, published))})",
+            )
 
 
 def redis_role_only_where_used(document: Document, located: Located) -> Iterator[Diagnostic]:
@@ -240,6 +309,7 @@ def harbor_paths_are_not_system_directories(document: Document, located: Located
 SHARED: tuple[CrossCheck, ...] = (
     referenced_nodes_hold_their_role,
     exactly_one_database_and_load_balancer,
+    one_load_balancer_or_a_pair,
     at_least_one_harbor_node,
     at_most_one_ceph_admin,
     addresses_are_unique,

@@ -16,6 +16,13 @@ def nodes_with(document: Document, role: str) -> list[str]:
     return [name for name, node in document["nodes"].items() if role in node["roles"]]
 
 
+def balancer_nodes(document: Document) -> list[tuple[tuple, str]]:
+    """(path, name) of each load-balancer node the document names: node, and every one of nodes."""
+    balancer = document["load_balancer"]
+    single = [(("load_balancer", "node"), balancer["node"])] if "node" in balancer else []
+    return single + [(("load_balancer", "nodes", index), name) for index, name in enumerate(balancer.get("nodes", []))]
+
+
 def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
     """(path, name) of every {secret: name} in a document."""
     if isinstance(value, dict):

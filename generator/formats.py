@@ -23,6 +23,7 @@ _CEPH_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}")
 _DB_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _DB_USER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
 _SECRET_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_INTERFACE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,14}")  # Linux's IFNAMSIZ, less its NUL
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9._/-]{0,200}(:[A-Za-z0-9._-]{1,128})?(@sha256:[0-9a-f]{64})?")
 # Printable text for harbor.cfg values: no quote, backslash, '$', '`', '#' or ';'
 # (Python 2's ConfigParser cuts a value at ' ;', compose env files and
@@ -123,6 +124,10 @@ SHAPES: dict[str, Shape] = {
         "1 to 63 lowercase letters, digits and '-', not starting or ending with '-'",
     ),
     "ipv4": Shape(is_ipv4, "an IPv4 address", "four numbers from 0 to 255 separated by dots, such as 10.0.0.1"),
+    "interface-name": Shape(
+        lambda v: bool(_INTERFACE.fullmatch(v)), "a network interface name",
+        "1 to 15 letters, digits, '_', '.' and '-', starting with a letter or digit, such as eth0",
+    ),
     "host": Shape(is_host, "a host", "an IPv4 address or a DNS host name"),
     "host-port": Shape(is_host_port, "a HOST:PORT address", "HOST:PORT, with HOST an IPv4 address or host name and PORT 1-65535"),
     "absolute-path": Shape(

@@ -156,9 +156,27 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Vrrp:
+    """How a pair of load balancers moves the floating address (keepalived)."""
+
+    virtual_address: str
+    interface: str
+    virtual_router_id: int
+    advert_int: int
+    priorities: tuple[tuple[str, int], ...]  # every load-balancer node's, in the order of load_balancer.nodes
+
+    def priority(self, node: Node) -> int:
+        return dict(self.priorities)[node.name]
+
+
+# Priorities of load_balancer.nodes when the topology gives none: distinct, highest first.
+DEFAULT_PRIORITIES = (150, 100, 50, 25, 12, 6, 3, 1)
+
+
+@dataclass(frozen=True)
 class LoadBalancer:
-    node: str
-    address: str
+    node: str  # the first of nodes: where the RUNBOOK's single-machine steps run
+    address: str  # what clients reach: the floating address of a pair, or the one node's address
     listen: int
     server_name: str
     stickiness: str
@@ -170,6 +188,12 @@ class LoadBalancer:
     upstream_scheme: str
     upstream_port: int
     conf_dir: str  # where apply.sh installs the site; the container mounts the directory, never the file
+    nodes: tuple[Node, ...]  # the load-balancer machines: one, or a pair sharing vrrp.virtual_address
+    vrrp: Vrrp | None
+
+    def peers(self, node: Node) -> tuple[Node, ...]:
+        """The other load balancers, which this one sends its VRRP adverts to (unicast)."""
+        return tuple(other for other in self.nodes if other.name != node.name)
 
     def node_url(self, node: Node) -> str:
         """What a Harbor node answers on, as the load balancer reaches it."""
@@ -249,9 +273,11 @@ def load_balancer_of(
     spec: dict[str, Any], nodes: dict[str, Node], harbor_nodes: tuple[Node, ...], cluster: str, upstream: tuple[str, int]
 ) -> LoadBalancer:
     tls = spec.get("tls")
+    machines = tuple(nodes[name] for name in spec.get("nodes", [spec.get("node")]))
+    vrrp = _vrrp_of(spec, machines) if len(machines) > 1 else None
     return LoadBalancer(
-        node=spec["node"],
-        address=nodes[spec["node"]].address,
+        node=machines[0].name,
+        address=vrrp.virtual_address if vrrp else machines[0].address,
         listen=spec["listen"],
         server_name=spec["server_name"],
         stickiness=spec["stickiness"],
@@ -263,4 +289,18 @@ def load_balancer_of(
         upstream_scheme=upstream[0],
         upstream_port=upstream[1],
         conf_dir=f"/etc/harborgen/{cluster}/nginx/conf.d",
+        nodes=machines,
+        vrrp=vrrp,
+    )
+
+
+def _vrrp_of(spec: dict[str, Any], machines: tuple[Node, ...]) -> Vrrp:
+    settings = spec["vrrp"]
+    given = settings.get("priorities", {})  # every node's, or none (the cross-checks): then the defaults
+    return Vrrp(
+        virtual_address=spec["virtual_address"],
+        interface=settings["interface"],
+        virtual_router_id=settings["virtual_router_id"],
+        advert_int=settings["advert_int"],
+        priorities=tuple((node.name, given.get(node.name, default)) for node, default in zip(machines, DEFAULT_PRIORITIES, strict=False)),  # the schema allows 8 nodes
     )

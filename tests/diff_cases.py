@@ -37,6 +37,13 @@ CASES: dict[str, tuple[Path, str]] = {
     "mount-via-fuse": _replace(("  mds: [admin, node0, node1]\n", "  mds: [admin, node0, node1]\n  mount_via: fuse\n")),
     "dedicated-client": _replace(("  client: admin\n", "  client: harbor\n")),
     "rename-db-secret": _replace(("password: {secret: harbor_db_password}", "password: {secret: harbor_db_password_v2}")),
+    "load-balancer-pair": _replace(
+        ("  node: nginx\n  listen: 80\n",
+         "  nodes: [nginx, nginx2]\n  virtual_address: 10.222.76.70\n  vrrp: {interface: eth0}\n  listen: 80\n"),
+        ("  nginx: {address: 10.222.76.70, roles: [load-balancer]}\n",
+         "  nginx: {address: 10.222.76.71, roles: [load-balancer]}\n  nginx2: {address: 10.222.76.72, roles: [load-balancer]}\n"),
+        ("    - rule: HG102\n      reason: \"the seed's cluster: one nginx as its single entry point, as the write-up builds it\"\n", ""),
+    ),
     "harbor2-redis-port": _replace(("  password: {secret: redis_password}\n", "  password: {secret: redis_password}\n  port: 6380\n"),
                                    base=HARBOR2),
     "harbor2-with-trivy": _replace(("  job_logs: database", "  with_trivy: false\n  job_logs: database"), base=HARBOR2),

@@ -17,6 +17,7 @@ from tests.helpers import (
     CEPHX_TEST_KEY,
     REFERENCE,
     ROOT,
+    TOPOLOGIES,
     compiled,
     files_holding,
     make_packs,
@@ -583,3 +584,36 @@ def test_every_harbor_node_installs_twice_with_the_real_prepare(machine, tmp_pat
             assert (host.installer / "common/config" / path).is_file(), path
     assert installed["node0"][0] == installed["admin"][0] and installed["node1"][0] == installed["admin"][0], \
         "the nodes' common/config differ beyond prepare's per-run secrets"
+
+
+def test_a_pair_balancer_installs_keepalived_and_reloads_it_only_when_its_files_change(tmp_path):
+    topology = TOPOLOGIES / "lb-pair.yaml"
+    bundles = tmp_path / "out" / "lbpair"
+    write_tree(compiled(topology)[1], bundles)
+    machine = Machine(tmp_path / "machine", bundles, tmp_path / "packs", {})
+
+    def reloads() -> int:
+        calls = (machine.state / "calls").read_text().splitlines()
+        return calls.count("systemctl reload-or-restart keepalived")
+
+    first = machine.apply("lb1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    etc = machine.root / "etc/keepalived"
+    assert (etc / "keepalived.conf").read_bytes() == (bundles / "lb1/keepalived/keepalived.conf").read_bytes()
+    assert stat.S_IMODE((etc / "keepalived.conf").stat().st_mode) == 0o644
+    for script in ("harborgen-check-nginx.sh", "harborgen-notify.sh"):
+        assert stat.S_IMODE((etc / script).stat().st_mode) == 0o755, script
+    assert reloads() == 1
+    assert machine.apply("lb1").returncode == 0
+    assert reloads() == 1, "an unchanged keepalived was reloaded"
+    assert _check(machine, "lb1").returncode == 0
+
+    subprocess.run([str(STUBS / "systemctl"), "stop", "keepalived"], env={**os.environ, "STUB_STATE": str(machine.state)}, check=True)
+    stopped = _check(machine, "lb1")
+    assert stopped.returncode == 1 and "keepalived does not run" in stopped.stdout
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(topology.read_text().replace("virtual_router_id: 77", "virtual_router_id: 78"))
+    write_tree(compiled(changed)[1], bundles)
+    assert machine.apply("lb1").returncode == 0
+    assert reloads() == 2 and "virtual_router_id 78" in (etc / "keepalived.conf").read_text()

@@ -266,3 +266,10 @@ def test_list_rules_prints_the_catalogue_the_readme_shows():
     assert [line.split()[0] for line in result.stdout.splitlines() if line.startswith("HG")] == [rule.id for rule in RULES]
     readme = (ROOT / "README.md").read_text()
     assert result.stdout in readme, "README's rule catalogue is not what --list-rules prints"
+
+
+def test_a_load_balancer_pair_satisfies_hg102_and_the_seed_does_not():
+    pair = run_lint(load_checked(ROOT / "tests" / "topologies" / "lb-pair.yaml"))
+    seed = run_lint(load_checked(ROOT / "topology.yaml"))
+    assert "HG102" not in {result.rule.id for result in pair}
+    assert "HG102" in {result.rule.id for result in seed}

@@ -134,10 +134,22 @@ def _harbor2_bundle_holding_every_role(tmp_path: Path) -> Path:
     return tmp_path / "out2"
 
 
+def _pair_balancer_bundle(tmp_path: Path) -> Path:
+    """A load balancer of a pair: the keepalived scripts ship there only (they read no values.sh)."""
+    _, tree = compiled(TOPOLOGIES / "lb-pair.yaml")
+    for path, artifact in tree.items():
+        if path.startswith("lb1/"):
+            target = tmp_path / "pair" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.content)
+    return tmp_path / "pair"
+
+
 def test_shellcheck_accepts_the_plain_scripts_with_the_values_they_read(tmp_path):
     """The scripts are the same in every bundle: checked once, following values.sh, for a node with every role (each target)."""
     shellcheck = require_tool("shellcheck")
-    scripts = sorted([*_bundle_holding_every_role(tmp_path).rglob("*.sh"), *_harbor2_bundle_holding_every_role(tmp_path).rglob("*.sh")])
+    scripts = sorted([*_bundle_holding_every_role(tmp_path).rglob("*.sh"), *_harbor2_bundle_holding_every_role(tmp_path).rglob("*.sh"),
+                      *(_pair_balancer_bundle(tmp_path) / "lb1" / "keepalived").glob("*.sh")])
     plain = {path.read_bytes() for path in (ROOT / "templates" / "scripts").glob("*.sh")}
     assert {path.read_bytes() for path in scripts} >= plain, "a plain script is in no bundle"
     for script in scripts:

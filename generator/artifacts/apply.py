@@ -36,7 +36,7 @@ def _install_list(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> 
             destination = install.destination(cluster, node)
             if not destination.startswith("/"):
                 raise RenderError(f"{node.name}/{path}: destination {destination!r} is not an absolute path")
-            mode = "0600" if path in secret else "0644"
+            mode = "0600" if path in secret else "0755" if bundle[path].executable else "0644"
             entries.append((install.when, mode, path, destination, install.service_user))
     # Before the mount, the shared files on it, then the rest; by path within each.
     entries.sort(key=lambda entry: (list(When).index(entry[0]), entry[2]))
@@ -57,6 +57,7 @@ VALUES_IMPACTS = (
     Impact(Action.BOOTSTRAP_CEPH, key="cephfs_metadata_*"),
     Impact(Action.BOOTSTRAP_CEPH, key="cephfs_mds_hosts"),
     Impact(Action.REPLACE_BALANCER, key="balancer_*"),
+    Impact(Action.RELOAD_KEEPALIVED, key="keepalived"),
     Impact(Action.APPLY),
 )
 

@@ -45,10 +45,12 @@ def fewer_than_two_harbor_nodes(checked: Checked) -> Iterator[Finding]:
 
 def one_load_balancer(checked: Checked) -> Iterator[Finding]:
     balancer = checked.cluster.load_balancer
+    if balancer.vrrp:
+        return  # a pair on a floating address
     yield Finding(
         ("load_balancer", "node"), f"every client goes through one load balancer, {balancer.node!r}",
         "when it is down the registry is unreachable, however many Harbor nodes run",
-        "run a second nginx with the same default.conf and move a floating address between them (keepalived/VRRP)",
+        "name a second one in load_balancer.nodes, with a virtual_address and vrrp: harborgen renders keepalived for the pair",
     )
 
 

@@ -197,7 +197,7 @@ def plan(report: Report, old: Cluster, new: Cluster, catalogues: Catalogues) -> 
         for node in change.nodes:
             if node != CLUSTER:
                 for impact in _impacts(change, roles[node], catalogues):
-                    by_step[(node, impact.action.phase)].append(impact.action)
+                    by_step[(node, _phase(impact.action, roles[node]))].append(impact.action)
     steps = [_step(node, roles[node], phase, actions) for (node, phase), actions in by_step.items()]
     for node in report.added:
         harbor = "harbor" in roles[node]
@@ -206,6 +206,13 @@ def plan(report: Report, old: Cluster, new: Cluster, catalogues: Catalogues) -> 
         steps.append(Step(node, roles[node], (Action.RETIRE,), False, False, removed=True))
     steps.sort(key=lambda step: (_rank(step, bool(report.added), bool(report.removed)), step.node))
     return steps, warnings(report, steps, old, new, catalogues)
+
+
+def _phase(action: Action, roles: tuple[str, ...]) -> Phase:
+    """A plain apply on a machine that is only a load balancer runs with the balancer's other steps."""
+    if action is Action.APPLY and set(roles) == {"load-balancer"}:
+        return Phase.BALANCER
+    return action.phase
 
 
 def _step(node: str, roles: tuple[str, ...], phase: Phase, found: list[Action]) -> Step:

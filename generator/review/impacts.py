@@ -31,6 +31,7 @@ class Action(Enum):
     RESTART_REDIS = "restart-redis"
     RELOAD_BALANCER = "reload-balancer"
     REPLACE_BALANCER = "replace-balancer"
+    RELOAD_KEEPALIVED = "reload-keepalived"
     REINSTALL = "reinstall"
     REMOUNT = "remount"
     BOOTSTRAP_CEPH = "bootstrap-ceph"
@@ -61,6 +62,7 @@ _PHASES = {
     Action.CREATE_CEPH_DIRECTORIES: Phase.CEPH,
     Action.RELOAD_BALANCER: Phase.BALANCER,
     Action.REPLACE_BALANCER: Phase.BALANCER,
+    Action.RELOAD_KEEPALIVED: Phase.BALANCER,
 }
 
 

@@ -20,6 +20,7 @@ ACTION_TEXT = {
     Action.RESTART_REDIS: "apply.sh, then restart Redis (every node's sessions and queued jobs wait)",
     Action.RELOAD_BALANCER: "apply.sh (nginx -t on the new site, then a graceful reload: transfers in flight finish)",
     Action.REPLACE_BALANCER: "apply.sh (run-nginx.sh replaces the nginx container: transfers in flight are cut)",
+    Action.RELOAD_KEEPALIVED: "apply.sh (reloads keepalived: the floating address stays where it is)",
     Action.REINSTALL: "apply.sh, then install-harbor.sh",
     Action.REMOUNT: "stop Harbor, unmount CephFS, apply.sh, then install-harbor.sh",
     Action.BOOTSTRAP_CEPH: "ceph/bootstrap-cephfs.sh",

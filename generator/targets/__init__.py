@@ -17,7 +17,7 @@ from enum import Enum
 from functools import cached_property
 from typing import Any
 
-from ..artifacts import apply, ceph, harbor_node, nginx
+from ..artifacts import apply, ceph, harbor_node, keepalived, nginx
 from ..artifacts.catalogue import Catalogue, ClusterFile, Row
 from ..documents import CrossCheck
 from ..errors import RenderError
@@ -42,7 +42,7 @@ class Feature(Enum):
 
 # Every target's bundles hold these rows: the CephFS mount and bootstrap, the load balancer, the Harbor node's
 # docker drop-in. apply.sh, values.sh and the install list come after a target's own rows, since they read them.
-SHARED_ROWS: tuple[Row, ...] = ceph.MOUNT_ROWS + ceph.ADMIN_ROWS + nginx.ROWS + harbor_node.ROWS
+SHARED_ROWS: tuple[Row, ...] = ceph.MOUNT_ROWS + ceph.ADMIN_ROWS + nginx.ROWS + keepalived.ROWS + harbor_node.ROWS
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ kills what runs inside (by PID, then whatever is left in the namespace) and dele
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,9 +52,9 @@ class Lab:
     def run(self, name: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
         return subprocess.run(self.command(name, *command), capture_output=True, text=True, timeout=timeout)
 
-    def start(self, name: str, *command: str, log: Path | None = None) -> subprocess.Popen:
+    def start(self, name: str, *command: str, log: Path | None = None, cwd: Path | None = None) -> subprocess.Popen:
         output = log.open("ab") if log else subprocess.DEVNULL
-        process = subprocess.Popen(self.command(name, *command), stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(self.command(name, *command), stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
         self.processes.append(process)
         return process
 
@@ -61,16 +62,28 @@ class Lab:
         """The machine's cable: its port on the bridge, up or down."""
         _ip("-n", self.bridge_ns, "link", "set", f"p-{name}"[:15], "up" if up else "down")
 
+    def pids_of(self, name: str, program: str) -> list[int]:
+        """The processes of PROGRAM (its file name) that run in the machine's namespace."""
+        found = subprocess.run(["ip", "netns", "pids", self.machines[name]], capture_output=True, text=True, timeout=30)
+        pids = []
+        for pid in found.stdout.split():
+            try:
+                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+            except OSError:
+                continue
+            words = argv0.decode(errors="replace").split()  # nginx rewrites its title: "nginx: master process ..."
+            if words and os.path.basename(words[0]).startswith(program):
+                pids.append(int(pid))
+        return pids
+
     def addresses(self, name: str) -> set[str]:
         result = self.run(name, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
         return {line.split()[3].split("/")[0] for line in result.stdout.splitlines()}
 
     def close(self) -> None:
         for process in reversed(self.processes):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # its namespace's sweep below kills it
                 stop(process, grace=10)
-            except subprocess.TimeoutExpired:
-                pass
         self.processes.clear()
         for namespace in [*self.machines.values(), self.bridge_ns]:
             _kill_everything_in(namespace)
@@ -82,10 +95,8 @@ def _kill_everything_in(namespace: str) -> None:
     """Daemons that forked away from their PID (keepalived's children, nginx workers) die with their namespace."""
     found = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, timeout=30)
     for pid in found.stdout.split():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         left = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, timeout=30).stdout.split()

@@ -13,4 +13,6 @@ balancer_image='nginx:1.26.2'
 balancer_listen='8443'
 # Where apply.sh installs the site; the container mounts this directory read-only.
 balancer_conf_dir='/etc/harborgen/registry-prod/nginx/conf.d'
+# A pair moves the floating address with keepalived (true), a single load balancer has none (false).
+keepalived='false'
 balancer_tls_files=('/etc/ssl/registry/fullchain.pem' '/etc/ssl/registry/privkey.pem')

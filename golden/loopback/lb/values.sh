@@ -13,4 +13,6 @@ balancer_image='nginx:1.26'
 balancer_listen='18080'
 # Where apply.sh installs the site; the container mounts this directory read-only.
 balancer_conf_dir='/etc/harborgen/loopback/nginx/conf.d'
+# A pair moves the floating address with keepalived (true), a single load balancer has none (false).
+keepalived='false'
 balancer_tls_files=()

@@ -222,6 +222,7 @@ if [ "$checking" = true ]; then
     fi
 fi
 declare -A recorded=()
+written=()  # the bundle paths this run wrote (the hooks reload what they changed)
 
 # check_pack: the pack is this node's, of this render, and holds nothing but the filled copies
 # of this bundle's secret-bearing files: no link, no device, no other path, no other bundle's
@@ -328,6 +329,7 @@ install_file() {
     chmod "$mode" "$temporary"
     replace_file "$temporary" "$destination"
     echo "wrote $destination (mode $mode)"
+    written+=("$1")
     give_to "$service_user" "$destination"
 }
 
@@ -528,6 +530,29 @@ validate_load_balancer() {
     fi
 }
 
+# keepalived of a load-balancer pair: reloaded when apply wrote one of its files (the floating
+# address stays where it is), started when it does not run.
+start_keepalived() {
+    if [ "$checking" = true ]; then
+        systemctl is-active --quiet keepalived || drift keepalived "keepalived does not run: this node cannot take the floating address"
+        return
+    fi
+    local path reload=false
+    for path in ${written[@]+"${written[@]}"}; do
+        [[ $path == keepalived/* ]] && reload=true
+    done
+    if [ "$reload" = false ] && systemctl is-active --quiet keepalived; then
+        return
+    fi
+    step "reloading keepalived (or starting it)"
+    if [ "$dry_run" = true ]; then
+        echo "would run: systemctl reload-or-restart keepalived"
+    else
+        systemctl enable --quiet keepalived
+        systemctl reload-or-restart keepalived
+    fi
+}
+
 start_load_balancer() {
     if [ "$checking" = true ]; then
         "$here/nginx/run-nginx.sh" --check ${root:+--root "$root"} \
@@ -549,6 +574,7 @@ install_listed shared
 install_listed after-mount "installing the files of this bundle"
 if has_role database; then set_up_database; fi
 if has_role load-balancer; then start_load_balancer; fi
+if has_role load-balancer && [ "${keepalived:?values.sh of a load balancer says}" = true ]; then start_keepalived; fi
 if [ "$checking" = true ]; then
     report_check
     exit $?
