@@ -4,7 +4,10 @@ files, in network namespaces the test creates (tests/harness/lbpair.py). The out
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,3 +54,48 @@ def test_the_holders_link_going_down_moves_the_address(pair, tmp_path):
         pair.lab.link(holder, up=True)
     time.sleep(5)
     assert [name for name in pair.holders() if name != holder] == [new], "the address left the new holder"
+
+
+def test_a_site_change_on_both_nodes_under_load_drops_no_request(pair, tmp_path):
+    """The plan's order for a new site: the node without the address first, then the holder; each by a
+    graceful reload (what run-nginx.sh does: nginx -t, then SIGHUP). A client polls throughout."""
+    holder = pair.wait_for_one_holder()
+    other = next(name for name in BALANCERS if name != holder)
+    log, stop = tmp_path / "poll.log", tmp_path / "stop"
+    poller = pair.poll(log, stop)
+    time.sleep(1)
+    for name in (other, holder):
+        site = pair.directory / name / "nginx" / "site.conf"
+        site.write_text(site.read_text().replace("proxy_read_timeout 900s;", "proxy_read_timeout 1200s;"))
+        checked = pair.lab.run(name, pair.nginx_binary, "-t", "-q", "-p", str(site.parent), "-c", str(site.parent / "nginx.conf"))
+        assert checked.returncode == 0, checked.stderr
+        (master,) = [pid for pid in pair.lab.pids_of(name, "nginx") if _is_master(pid)]
+        os.kill(master, signal.SIGHUP)
+        time.sleep(1)
+    stop.touch()
+    poller.wait(timeout=30)
+    answers = log.read_text().split()
+    assert answers.count("ok") > 20 and "fail" not in answers
+    assert pair.holders() == [holder], "a reload moved the address"
+
+
+def _is_master(pid: int) -> bool:
+    return "master process" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+
+
+def test_a_split_brain_shows_as_the_address_on_both_nodes_and_ends_when_they_hear_each_other(pair):
+    """Both up, their adverts dropped (VRRP is IP protocol 112): each takes the address, and the
+    RUNBOOK's check (the address on each node's interface) finds it on both. Healed, one gives it up."""
+    pair.wait_for_one_holder()
+    drop = ["iptables", "-I", "INPUT", "-p", "112", "-j", "DROP"]
+    for name in BALANCERS:
+        assert pair.lab.run(name, *drop).returncode == 0
+    try:
+        deadline = time.monotonic() + 20
+        while len(pair.holders()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sorted(pair.holders()) == sorted(BALANCERS), "the split brain went unseen"
+    finally:
+        for name in BALANCERS:
+            pair.lab.run(name, "iptables", "-D", "INPUT", "-p", "112", "-j", "DROP")
+    pair.wait_for_one_holder()
