@@ -1,5 +1,6 @@
 """The change scenarios of the golden diffs: each a BASE/NEW pair of topologies, made from the seed's,
-from the Harbor 2.15 example (harbor2-*) or from the Sentinel topology (harbor2-sentinel-*).
+from the Harbor 2.15 example (harbor2-*), from the Sentinel topology (harbor2-sentinel-*) or from the
+load-balancer pair (pair-*).
 
 `make golden` writes tests/diffs/<case>/new.yaml and golden/diff/<case>.{txt,md}. A case's BASE is the
 committed topology it starts from, read where it stands, never copied.
@@ -15,6 +16,7 @@ DIFFS = ROOT / "tests" / "diffs"
 SEED = ROOT / "topology.yaml"
 HARBOR2 = ROOT / "examples" / "harbor2" / "topology.yaml"
 SENTINEL = ROOT / "tests" / "topologies" / "harbor2-sentinel-https.yaml"
+PAIR = ROOT / "tests" / "topologies" / "lb-pair.yaml"
 NODE1 = "  node1: {address: 10.222.78.8, roles: [harbor]}\n"
 
 
@@ -44,6 +46,8 @@ CASES: dict[str, tuple[Path, str]] = {
          "  nginx: {address: 10.222.76.71, roles: [load-balancer]}\n  nginx2: {address: 10.222.76.72, roles: [load-balancer]}\n"),
         ("    - rule: HG102\n      reason: \"the seed's cluster: one nginx as its single entry point, as the write-up builds it\"\n", ""),
     ),
+    "pair-add-node": _replace(("  h3: {address: 10.77.0.23, roles: [harbor]}\n",
+                               "  h3: {address: 10.77.0.23, roles: [harbor]}\n  h4: {address: 10.77.0.24, roles: [harbor]}\n"), base=PAIR),
     "harbor2-redis-port": _replace(("  password: {secret: redis_password}\n", "  password: {secret: redis_password}\n  port: 6380\n"),
                                    base=HARBOR2),
     "harbor2-with-trivy": _replace(("  job_logs: database", "  with_trivy: false\n  job_logs: database"), base=HARBOR2),

@@ -243,6 +243,19 @@ def _moves_upstream_servers(change: Change) -> bool:
     return change.kind == "nginx" and line is not None and line.startswith("server ")
 
 
+def _pair_order(steps: list[Step], new: Cluster) -> list[str]:
+    """The plan cannot know which load balancer holds the floating address: the operator looks."""
+    vrrp = new.load_balancer.vrrp
+    touched = [step.node for step in steps if step.phase is Phase.BALANCER and not step.new and not step.removed]
+    if vrrp is None or len(touched) < 2:
+        return []
+    replaces = any(Action.REPLACE_BALANCER in step.actions for step in steps if step.node in touched)
+    cost = ("it replaces each nginx container: take the address off the holder first (systemctl stop keepalived there, "
+            "start it again once its nginx answers)" if replaces else "each reloads gracefully")
+    return [f"load balancers {', '.join(touched)}: apply first on the one that does not hold {vrrp.virtual_address} "
+            f"(ip -br addr show dev {vrrp.interface}), then on the holder; {cost}"]
+
+
 def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster, catalogues: Catalogues) -> list[str]:
     found = []
     target = target_of(new)
@@ -258,6 +271,7 @@ def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster, cata
             "cluster back to pending and runs it again there (ResetRunningJobs): check that no replication job runs first"
         )
     found.extend(target.plan_warnings(old, new))
+    found.extend(_pair_order(steps, new))
     for step in steps:
         if step.remount:
             found.append(f"{step.node}: CephFS is unmounted and mounted again: Harbor is down on that node meanwhile")
