@@ -217,7 +217,8 @@ class Cluster:
 
     def services(self) -> tuple[tuple[str, str], ...]:
         """(what, node) of every service outside the Harbor nodes that a machine of the topology runs."""
-        return (("load balancer", self.load_balancer.node), ("database", self.database.node))
+        balancers = tuple(("load balancer", node.name) for node in self.load_balancer.nodes)
+        return (*balancers, ("database", self.database.node))
 
     def template_names(self) -> dict[str, Any]:
         """What the target's templates may use beside the shared names (a target's cluster adds its parts)."""
