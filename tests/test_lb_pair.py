@@ -99,3 +99,24 @@ def test_a_split_brain_shows_as_the_address_on_both_nodes_and_ends_when_they_hea
         for name in BALANCERS:
             pair.lab.run(name, "iptables", "-D", "INPUT", "-p", "112", "-j", "DROP")
     pair.wait_for_one_holder()
+
+
+def test_a_crashed_keepalived_leaves_two_holders_until_systemd_restarts_it_with_the_drop_in(pair):
+    """SIGKILL leaves the address on the crashed node while its peer takes it too. systemd restarts
+    keepalived (the drop-in's Restart=on-failure) after running the drop-in's ExecStartPre, played
+    here as written, in that node's namespace: then exactly one node holds the address again."""
+    holder = pair.wait_for_one_holder()
+    other = next(name for name in BALANCERS if name != holder)
+    pair.kill(holder, "keepalived")
+    deadline = time.monotonic() + 20
+    while other not in pair.holders() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(pair.holders()) == sorted(BALANCERS), "the crash should leave the address behind (why the drop-in exists)"
+
+    drop_in = pair.tree[f"{holder}/keepalived/keepalived-service.conf"].content.decode()
+    (pre,) = [line.split("=", 1)[1].lstrip("-") for line in drop_in.splitlines() if line.startswith("ExecStartPre=")]
+    assert "Restart=on-failure" in drop_in.splitlines()
+    assert pair.lab.run(holder, *pre.split()).returncode == 0
+    pair.start_keepalived(holder)
+    time.sleep(5)
+    assert pair.holders() == [other], "the restarted node took the address back, or kept it"

@@ -15,6 +15,7 @@ from .catalogue import Install, Row
 CONF = "/etc/keepalived/keepalived.conf"
 CHECK_SCRIPT = "/etc/keepalived/harborgen-check-nginx.sh"
 NOTIFY_SCRIPT = "/etc/keepalived/harborgen-notify.sh"
+DROP_IN = "/etc/systemd/system/keepalived.service.d/harborgen.conf"
 
 RELOADS = (Impact(Action.RELOAD_KEEPALIVED),)
 
@@ -38,4 +39,6 @@ ROWS = (
         when=_a_pair),
     Row("keepalived/notify.sh", "scripts/keepalived-notify.sh", ("load-balancer",), "text", RELOADS, _at(NOTIFY_SCRIPT),
         when=_a_pair),
+    Row("keepalived/keepalived-service.conf", "keepalived/keepalived-service.conf.j2", ("load-balancer",), "text", RELOADS,
+        _at(DROP_IN), when=_a_pair, values=_values),
 )

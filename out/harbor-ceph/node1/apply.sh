@@ -548,6 +548,7 @@ start_keepalived() {
     if [ "$dry_run" = true ]; then
         echo "would run: systemctl reload-or-restart keepalived"
     else
+        systemctl daemon-reload  # its drop-in may be new
         systemctl enable --quiet keepalived
         systemctl reload-or-restart keepalived
     fi
