@@ -3,19 +3,16 @@ real registries, real node proxies, the real load balancer, skopeo; under failur
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from generator.secrets.generate import token_key_pair
 from tests.harness.ceph import CephStorage, is_mounted
-from tests.harness.datapath import DataPath, Harbor1DataPath, path_of, request, running, storage_switch
+from tests.harness.datapath import DataPath, Harbor1DataPath, changed_registry, hop, request, running, storage_switch
 from tests.harness.images import Image, make_image, pull, push, same_bytes
 from tests.harness.token_service import load_private_key, make_token
 
@@ -80,36 +77,13 @@ def test_an_image_pushed_through_the_load_balancer_comes_back_identical_through_
 
 # --- an upload that hops from node to node (trap 3) -----------------------------------------
 
-def _start_upload(host: str, token: str, repository: str) -> str:
-    status, headers, body = request(host, "POST", f"/v2/{repository}/blobs/uploads/", token=token)
-    assert status == 202, body
-    return path_of(headers["Location"])
-
-
-def _hop(hosts: list[str], token: str, repository: str, data: bytes) -> tuple[int, bytes]:
-    """POST on the first host, PATCH on the second, PUT on the third: the last status and body."""
-    location = _start_upload(hosts[0], token, repository)
-    status, headers, body = request(hosts[1], "PATCH", location, token=token, body=data,
-                                    headers={"Content-Type": "application/octet-stream"})
-    if status != 202:
-        return status, body
-    separator = "&" if "?" in path_of(headers["Location"]) else "?"
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    status, _, body = request(hosts[2], "PUT", f"{path_of(headers['Location'])}{separator}digest={digest}", token=token)
-    return status, body
-
-
-def _hosts(datapath: DataPath) -> list[str]:
-    return [node.url for node in datapath.nodes.values()]
-
-
 def test_an_upload_begun_on_one_node_continues_on_a_second_and_completes_on_a_third(datapath):
     token = datapath.token(datapath.entry, "repository:library/hop:pull,push")
     data = b"one upload, three nodes\n" * 4096
-    status, body = _hop(_hosts(datapath), token, "library/hop", data)
+    status, body = hop(datapath.hosts, f"Bearer {token}", "library/hop", data)
     assert status == 201, body
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    for host in _hosts(datapath):
+    for host in datapath.hosts:
         status, _, blob = request(host, "GET", f"/v2/library/hop/blobs/{digest}", token=token)
         assert (status, blob) == (200, data), f"the blob is not whole through {host}"
 
@@ -126,29 +100,15 @@ def test_a_token_from_any_node_is_accepted_by_every_node(datapath):
 
 # --- negative controls: each of the above fails, and for the right reason ---------------------
 
-@contextlib.contextmanager
-def _with_registry(datapath: DataPath, name: str, change: Callable[[dict], None]) -> Iterator[None]:
-    """NAME's registry runs with a changed copy of its configuration, then with its own again."""
-    config = copy.deepcopy(datapath.nodes[name].config)
-    change(config)
-    datapath.kill_registry(name)
-    datapath.start_registry(name, config)
-    try:
-        yield
-    finally:
-        datapath.kill_registry(name)
-        datapath.start_registry(name)
-
-
 def test_control_another_http_secret_on_one_node_breaks_the_hop(datapath):
     token = datapath.token(datapath.entry, "repository:library/hop:pull,push")
-    first, second, third = _hosts(datapath)
+    first, second, third = datapath.hosts
 
     def another_secret(config):
         config["http"]["secret"] = "not-the-cluster-secret"
 
-    with _with_registry(datapath, "h2", another_secret):
-        status, body = _hop([first, second, third], token, "library/hop", b"x" * 1024)
+    with changed_registry(datapath, "h2", another_secret):
+        status, body = hop([first, second, third], f"Bearer {token}", "library/hop", b"x" * 1024)
     assert status >= 400 and b"BLOB_UPLOAD_INVALID" in body, (status, body)
 
 
@@ -158,8 +118,8 @@ def test_control_one_node_on_storage_of_its_own_loses_the_upload(datapath, tmp_p
     def own_storage(config):
         config["storage"]["filesystem"]["rootdirectory"] = str(tmp_path / "elsewhere")
 
-    with _with_registry(datapath, "h2", own_storage):
-        status, body = _hop(_hosts(datapath), token, "library/hop", b"y" * 1024)
+    with changed_registry(datapath, "h2", own_storage):
+        status, body = hop(datapath.hosts, f"Bearer {token}", "library/hop", b"y" * 1024)
     assert status >= 400 and b"BLOB_UPLOAD_UNKNOWN" in body, (status, body)
 
 
@@ -172,7 +132,7 @@ def test_control_one_node_trusting_another_certificate_refuses_the_others_tokens
     def other_trust(config):
         config["auth"]["token"]["rootcertbundle"] = str(other)
 
-    with _with_registry(datapath, "h2", other_trust):
+    with changed_registry(datapath, "h2", other_trust):
         status, _, _ = request(datapath.nodes["h2"].url, "GET", "/v2/library/hop/tags/list", token=token)
         log = datapath.registry_log("h2")
     assert status == 401
@@ -196,7 +156,7 @@ def test_control_customize_crt_on_gives_each_node_a_key_pair_of_its_own(datapath
     def trust_customized(config):
         config["auth"]["token"]["rootcertbundle"] = str(customized.nodes["h2"].config_dir / "registry" / "root.crt")
 
-    with _with_registry(datapath, "h2", trust_customized):
+    with changed_registry(datapath, "h2", trust_customized):
         status, _, _ = request(datapath.nodes["h2"].url, "GET", "/v2/library/hop/tags/list", token=token)
         log = datapath.registry_log("h2")
     assert status == 401
@@ -204,6 +164,9 @@ def test_control_customize_crt_on_gives_each_node_a_key_pair_of_its_own(datapath
 
 
 # --- failure under load ------------------------------------------------------------------------
+
+_UPLOADS = "docker/registry/v2/repositories/{}/_uploads"  # distribution's layout: one directory per upload
+
 
 def _sticky_node(datapath: DataPath, token: str) -> str:
     """The node the load balancer sends this client to (ip_hash): the one whose proxy logged it."""
@@ -264,7 +227,10 @@ def test_killing_the_sticky_nodes_registry_during_a_push_fails_at_most_that_push
     sticky = _sticky_node(datapath, token)
     pusher = threading.Thread(target=push, args=(fresh, datapath.entry, "library/during"))
     pusher.start()
-    time.sleep(1.0)  # into the upload of the layer
+    uploads = Path(datapath.nodes[sticky].config["storage"]["filesystem"]["rootdirectory"]) / _UPLOADS.format("library/during")
+    deadline = time.monotonic() + 60
+    while pusher.is_alive() and time.monotonic() < deadline and not any(data.stat().st_size for data in uploads.glob("*/data")):
+        time.sleep(0.01)  # until the layer's bytes reach the registry
     in_flight = pusher.is_alive()
     datapath.kill_registry(sticky)
     try:

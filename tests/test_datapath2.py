@@ -5,16 +5,13 @@ prepare after pinning, real Redis as their cache, skopeo and plain HTTP as the c
 from __future__ import annotations
 
 import base64
-import contextlib
-import copy
 import hashlib
 import socket
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.harness.datapath import Harbor2DataPath, path_of, request, running, storage_switch, upload_blob
+from tests.harness.datapath import Harbor2DataPath, changed_registry, hop, request, running, storage_switch, upload_blob
 from tests.harness.images import Image, make_image, same_bytes, skopeo
 from tests.helpers import TOPOLOGIES
 
@@ -42,12 +39,8 @@ def _credentials(datapath: Harbor2DataPath) -> str:
     return f"{user}:{datapath.secrets['registry_credential_password']}"
 
 
-def _hosts(datapath: Harbor2DataPath) -> list[str]:
-    return [node.url for node in datapath.nodes.values()]
-
-
 def test_an_image_pushed_to_one_node_comes_back_identical_from_every_node(datapath, big_image, tmp_path):
-    first, *others = _hosts(datapath)
+    first, *others = datapath.hosts
     pushed = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", _credentials(datapath),
                     f"oci:{big_image.layout}:{big_image.tag}", f"docker://{first}/library/big:{big_image.tag}")
     assert pushed.returncode == 0, pushed.stderr
@@ -78,63 +71,36 @@ def test_the_registries_cache_blob_descriptors_in_the_real_redis(datapath):
     """The pinned config.yml's redis section leads the registry to the Redis node, authenticated."""
     data = b"described in redis\n" * 1024
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    first, second, _ = _hosts(datapath)
+    first, second, _ = datapath.hosts
     upload_blob(first, datapath.authorization(), "library/cached", data)
     status, _, _ = request(second, "HEAD", f"/v2/library/cached/blobs/{digest}", authorization=datapath.authorization())
     assert status == 200
     assert f"blobs::{digest}".encode() in _redis_keys(datapath, "blobs::*"), "the blob's descriptor did not reach Redis"
 
 
-def _hop(hosts: list[str], authorization: str, repository: str, data: bytes) -> tuple[int, bytes]:
-    status, headers, body = request(hosts[0], "POST", f"/v2/{repository}/blobs/uploads/", authorization=authorization)
-    assert status == 202, body
-    status, headers, body = request(hosts[1], "PATCH", path_of(headers["Location"]), authorization=authorization,
-                                    body=data, headers={"Content-Type": "application/octet-stream"})
-    if status != 202:
-        return status, body
-    location = path_of(headers["Location"])
-    separator = "&" if "?" in location else "?"
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    status, _, body = request(hosts[2], "PUT", f"{location}{separator}digest={digest}", authorization=authorization)
-    return status, body
-
-
 def test_an_upload_hops_across_three_nodes_and_the_credential_works_on_every_node(datapath):
     data = b"one upload, three 2.15 nodes\n" * 4096
-    status, body = _hop(_hosts(datapath), datapath.authorization(), "library/hop", data)
+    status, body = hop(datapath.hosts, datapath.authorization(), "library/hop", data)
     assert status == 201, body
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    for host in _hosts(datapath):
+    for host in datapath.hosts:
         status, _, blob = request(host, "GET", f"/v2/library/hop/blobs/{digest}", authorization=datapath.authorization())
         assert (status, blob) == (200, data), host
 
 
 def test_control_a_wrong_credential_is_refused_by_every_node(datapath):
     wrong = "Basic " + base64.b64encode(b"harbor_registry_user:not-the-pinned-one").decode()
-    for host in _hosts(datapath):
+    for host in datapath.hosts:
         status, _, _ = request(host, "GET", "/v2/", authorization=wrong)
         assert status == 401, host
-
-
-@contextlib.contextmanager
-def _with_registry(datapath: Harbor2DataPath, name: str, change: Callable[[dict], None]) -> Iterator[None]:
-    config = copy.deepcopy(datapath.nodes[name].config)
-    change(config)
-    datapath.kill_registry(name)
-    datapath.start_registry(name, config)
-    try:
-        yield
-    finally:
-        datapath.kill_registry(name)
-        datapath.start_registry(name)
 
 
 def test_control_another_http_secret_on_one_node_breaks_the_hop(datapath):
     def another_secret(config):
         config["http"]["secret"] = "not-the-cluster-secret"
 
-    with _with_registry(datapath, "h2", another_secret):
-        status, body = _hop(_hosts(datapath), datapath.authorization(), "library/hop", b"x" * 1024)
+    with changed_registry(datapath, "h2", another_secret):
+        status, body = hop(datapath.hosts, datapath.authorization(), "library/hop", b"x" * 1024)
     assert status >= 400 and b"BLOB_UPLOAD_INVALID" in body, (status, body)
 
 
@@ -142,6 +108,6 @@ def test_control_one_node_on_storage_of_its_own_loses_the_upload(datapath, tmp_p
     def own_storage(config):
         config["storage"]["filesystem"]["rootdirectory"] = str(tmp_path / "elsewhere")
 
-    with _with_registry(datapath, "h2", own_storage):
-        status, body = _hop(_hosts(datapath), datapath.authorization(), "library/hop", b"y" * 1024)
+    with changed_registry(datapath, "h2", own_storage):
+        status, body = hop(datapath.hosts, datapath.authorization(), "library/hop", b"y" * 1024)
     assert status >= 400 and b"BLOB_UPLOAD_UNKNOWN" in body, (status, body)

@@ -177,6 +177,11 @@ class DataPath:
     def _url(self, address: str) -> str:
         raise NotImplementedError
 
+    @property
+    def hosts(self) -> list[str]:
+        """Where clients reach each node, in the topology's order."""
+        return [node.url for node in self.nodes.values()]
+
     def start(self) -> DataPath:
         for node in self.nodes.values():
             self.start_registry(node.name)
@@ -359,6 +364,36 @@ def request(host: str, method: str, path: str, *, token: str | None = None, auth
 def path_of(location: str) -> str:
     """The path and query of a Location header, which the registry writes as an absolute URL."""
     return "/" + location.split("://", 1)[1].split("/", 1)[1] if "://" in location else location
+
+
+def hop(hosts: list[str], authorization: str, repository: str, data: bytes) -> tuple[int, bytes]:
+    """One blob upload across three nodes: POST on the first, PATCH on the second, PUT on the third.
+    The last status and body (a failed PATCH's, when it fails there)."""
+    status, headers, body = request(hosts[0], "POST", f"/v2/{repository}/blobs/uploads/", authorization=authorization)
+    assert status == 202, body
+    status, headers, body = request(hosts[1], "PATCH", path_of(headers["Location"]), authorization=authorization,
+                                    body=data, headers={"Content-Type": "application/octet-stream"})
+    if status != 202:
+        return status, body
+    location = path_of(headers["Location"])
+    separator = "&" if "?" in location else "?"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    status, _, body = request(hosts[2], "PUT", f"{location}{separator}digest={digest}", authorization=authorization)
+    return status, body
+
+
+@contextlib.contextmanager
+def changed_registry(datapath: DataPath, name: str, change: Callable[[dict], None]) -> Iterator[None]:
+    """NAME's registry runs with a changed copy of its configuration (a negative control), then with its own again."""
+    config = json.loads(json.dumps(datapath.nodes[name].config))
+    change(config)
+    datapath.kill_registry(name)
+    datapath.start_registry(name, config)
+    try:
+        yield
+    finally:
+        datapath.kill_registry(name)
+        datapath.start_registry(name)
 
 
 def upload_blob(host: str, authorization: str, repository: str, data: bytes) -> None:
