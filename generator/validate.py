@@ -98,7 +98,7 @@ def validate(located: Located) -> dict[str, Any]:
     return document
 
 
-def _fill_defaults_while_validating(validator_class: type) -> type:
+def _fill_defaults_while_validating(validator_class: Any) -> Any:
     """jsonschema's own recipe: a validator whose "properties" check sets each absent default first.
 
     The validator follows $ref, if/then/else and additionalProperties itself (with

@@ -328,3 +328,29 @@ def test_the_published_installer_key_pair_is_refused(tmp_path, token_pair, half)
             assert f"{name}: belongs to the pair every Harbor 1.1.2 installer ships" in result.stderr
         assert "anyone could sign registry tokens" in result.stderr
     assert not (tmp_path / "ship").exists() and not (tmp_path / "packs").exists()
+
+
+def test_the_pair_check_compares_public_keys_of_any_type():
+    """It compared RSA public numbers, which an Ed25519 key does not have; the PEM-type check
+    refuses such a key first, but the pair check must not depend on that order."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.x509.oid import NameOID
+
+    from generator.secrets.legality import key_pair_problem
+
+    def pair():
+        key = ed25519.Ed25519PrivateKey.generate()
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
+        certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                       .serial_number(1).not_valid_before(datetime.datetime(2020, 1, 1))
+                       .not_valid_after(datetime.datetime(2030, 1, 1)).sign(key, None))
+        return (key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(),
+                certificate.public_bytes(serialization.Encoding.PEM).decode())
+
+    (key, certificate), (_, other) = pair(), pair()
+    assert key_pair_problem(key, certificate) is None
+    assert key_pair_problem(key, other) == "is not the certificate of token_private_key (expected one key pair)"

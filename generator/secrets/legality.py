@@ -231,4 +231,8 @@ def _pair_matches(private_pem: str, certificate_pem: str) -> bool:
         certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
     except ValueError:
         return False
-    return key.public_key().public_numbers() == certificate.public_key().public_numbers()
+    # The DER public-key info: every key type has one (only RSA, DSA and EC keys have public_numbers).
+    def info(public) -> bytes:
+        return public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    return info(key.public_key()) == info(certificate.public_key())
