@@ -29,18 +29,6 @@ def _fresh(base: bytes, run: int) -> bytes:
     return run.to_bytes(8, "big") + base[8:]
 
 
-def _sticky(datapath: DataPath, token: str) -> str:
-    """The node the balancer sends this client to: whose proxy logged the request."""
-    def logged(node) -> int:
-        log = node.directory / "proxy" / "access.log"
-        return len(log.read_bytes().splitlines()) if log.exists() else 0
-
-    before = {name: logged(node) for name, node in datapath.nodes.items()}
-    upload_blob(datapath.entry, f"Bearer {token}", "bench/probe", os.urandom(16))
-    (name,) = [name for name, node in datapath.nodes.items() if logged(node) > before[name]]
-    return datapath.nodes[name].url
-
-
 def _rates(datapath: DataPath, hosts: dict[str, str], base: bytes, first_run: int) -> dict[str, tuple[list[float], list[float]]]:
     authorization = datapath.authorization("repository:bench/blobs:pull,push")
     rates: dict[str, tuple[list[float], list[float]]] = {label: ([], []) for label in hosts}
@@ -69,7 +57,7 @@ def main() -> None:
             with storage_switch(kind, directory, TOPOLOGY, pair, ceph_memory=CEPH_MEMORY) as (storage, secrets), \
                     running(TOPOLOGY, directory / "datapath", secrets, storage=storage) as datapath:
                 token = datapath.token(datapath.entry, "repository:bench/probe:pull,push")
-                hosts = {"direct to its node": _sticky(datapath, token), "through the balancer": datapath.entry}
+                hosts = {"direct to its node": datapath.nodes[datapath.sticky_node(token)].url, "through the balancer": datapath.entry}
                 rates = _rates(datapath, hosts, base, first_run=index * 1000)
             for label, (push, pull) in rates.items():
                 print(f"data path ({kind}): push {label:22s} median {statistics.median(push):8.1f} MiB/s over {RUNS} runs")

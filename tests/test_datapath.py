@@ -12,7 +12,7 @@ import pytest
 
 from generator.secrets.generate import token_key_pair
 from tests.harness.ceph import CephStorage, is_mounted
-from tests.harness.datapath import DataPath, Harbor1DataPath, changed_registry, hop, request, running, storage_switch
+from tests.harness.datapath import Harbor1DataPath, changed_registry, hop, request, running, storage_switch
 from tests.harness.images import Image, make_image, pull, push, same_bytes
 from tests.harness.token_service import load_private_key, make_token
 
@@ -168,20 +168,6 @@ def test_control_customize_crt_on_gives_each_node_a_key_pair_of_its_own(datapath
 _UPLOADS = "docker/registry/v2/repositories/{}/_uploads"  # distribution's layout: one directory per upload
 
 
-def _sticky_node(datapath: DataPath, token: str) -> str:
-    """The node the load balancer sends this client to (ip_hash): the one whose proxy logged it."""
-    before = {name: _proxy_requests(node) for name, node in datapath.nodes.items()}
-    request(datapath.entry, "GET", "/v2/", token=token)
-    grown = [name for name, node in datapath.nodes.items() if _proxy_requests(node) > before[name]]
-    assert len(grown) == 1, grown
-    return grown[0]
-
-
-def _proxy_requests(node) -> int:
-    log = node.directory / "proxy" / "access.log"
-    return len(log.read_bytes().splitlines()) if log.exists() else 0
-
-
 def _pull_blob(host: str, token: str, repository: str, image: Image) -> bool:
     try:
         status, _, body = request(host, "GET", f"/v2/{repository}/blobs/{image.layer_digest}", token=token, timeout=30)
@@ -193,7 +179,7 @@ def _pull_blob(host: str, token: str, repository: str, image: Image) -> bool:
 def test_killing_the_sticky_nodes_registry_during_pulls_fails_none_and_it_comes_back(datapath, small_image, big_image, tmp_path):
     assert push(small_image, datapath.entry, "library/small").returncode == 0
     token = datapath.token(datapath.entry, "repository:library/small:pull")
-    sticky = _sticky_node(datapath, token)
+    sticky = datapath.sticky_node(token)
     failures: list[int] = []
     killed = threading.Event()
 
@@ -224,7 +210,7 @@ def test_killing_the_sticky_nodes_registry_during_pulls_fails_none_and_it_comes_
 def test_killing_the_sticky_nodes_registry_during_a_push_fails_at_most_that_push(datapath, tmp_path):
     fresh = make_image(tmp_path / "fresh", BIG)  # a layer no registry holds yet: the push really uploads it
     token = datapath.token(datapath.entry, "repository:library/during:pull,push")
-    sticky = _sticky_node(datapath, token)
+    sticky = datapath.sticky_node(token)
     pusher = threading.Thread(target=push, args=(fresh, datapath.entry, "library/during"))
     pusher.start()
     uploads = Path(datapath.nodes[sticky].config["storage"]["filesystem"]["rootdirectory"]) / _UPLOADS.format("library/during")

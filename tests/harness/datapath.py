@@ -291,6 +291,17 @@ class Harbor1DataPath(DataPath):
     def authorization(self, scope: str) -> str:
         return f"Bearer {self.token(self.entry, scope)}"
 
+    def sticky_node(self, token: str) -> str:
+        """The node the load balancer sends this client to (ip_hash): the one whose proxy logs its request."""
+        def logged(node: Node) -> int:
+            log = node.directory / "proxy" / "access.log"
+            return len(log.read_bytes().splitlines()) if log.exists() else 0
+
+        before = {name: logged(node) for name, node in self.nodes.items()}
+        request(self.entry, "GET", "/v2/", token=token)
+        (name,) = [name for name, node in self.nodes.items() if logged(node) > before[name]]
+        return name
+
 
 class Harbor2DataPath(DataPath):
     """Registries with htpasswd auth and the real Redis as their cache; clients talk to the registries."""
