@@ -51,7 +51,6 @@ from tests.real_prepare import run_prepare1, run_prepare2
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY_PORT, DEBUG_PORT, UI_PORT, PROXY_PORT = 5000, 5001, 8081, 80
-SECRETKEY_PATH = "/mnt/cephfs/harbor/data"
 
 
 class Storage(Protocol):
@@ -241,7 +240,10 @@ class Harbor1DataPath(DataPath):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         prepared(name, installer)
-        result = run_prepare1(installer, self.directory / name / "machine", SECRETKEY_PATH)
+        # prepare reads the secretkey at harbor.cfg's absolute secretkey_path: under the node's root here.
+        (secretkey_path,) = [line.split("=", 1)[1].strip() for line in (installer / "harbor.cfg").read_text().splitlines()
+                             if line.startswith("secretkey_path")]
+        result = run_prepare1(installer, self.directory / name / "machine", secretkey_path)
         assert result.returncode == 0, result.stdout + result.stderr
 
     def private_key(self, name: str) -> Path:
