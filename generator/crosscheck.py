@@ -43,7 +43,7 @@ def referenced_nodes_hold_their_role(document: Document, located: Located) -> It
             yield located.diagnostic(path, f"names node {name!r}, but nodes.{name}.roles has no {role!r} (expected the node that holds the {role} role)")
 
 
-def exactly_one_database_and_load_balancer(document: Document, located: Located) -> Iterator[Diagnostic]:
+def one_database_and_only_named_load_balancers(document: Document, located: Located) -> Iterator[Diagnostic]:
     holders = nodes_with(document, "database")
     for name in holders[1:]:
         yield located.diagnostic(
@@ -308,7 +308,7 @@ def harbor_paths_are_not_system_directories(document: Document, located: Located
 
 SHARED: tuple[CrossCheck, ...] = (
     referenced_nodes_hold_their_role,
-    exactly_one_database_and_load_balancer,
+    one_database_and_only_named_load_balancers,
     one_load_balancer_or_a_pair,
     at_least_one_harbor_node,
     at_most_one_ceph_admin,
