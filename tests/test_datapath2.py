@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.harness.datapath import Harbor2DataPath, changed_registry, hop, request, running, storage_switch, upload_blob
-from tests.harness.images import Image, make_image, same_bytes, skopeo
+from tests.harness.images import Image, make_image, pull, push, same_bytes
+from tests.harness.resp import command
 from tests.helpers import TOPOLOGIES
 
 pytestmark = pytest.mark.real_component
@@ -34,37 +35,25 @@ def big_image(tmp_path_factory) -> Image:
     return make_image(tmp_path_factory.mktemp("big2") / "layout", BIG)
 
 
-def _credentials(datapath: Harbor2DataPath) -> str:
-    user = (next(iter(datapath.nodes.values())).config_dir / "registry" / "passwd").read_text().partition(":")[0]
-    return f"{user}:{datapath.secrets['registry_credential_password']}"
-
-
 def test_an_image_pushed_to_one_node_comes_back_identical_from_every_node(datapath, big_image, tmp_path):
     first, *others = datapath.hosts
-    pushed = skopeo("copy", "--dest-tls-verify=false", "--dest-creds", _credentials(datapath),
-                    f"oci:{big_image.layout}:{big_image.tag}", f"docker://{first}/library/big:{big_image.tag}")
+    pushed = push(big_image, first, "library/big", credentials=datapath.credentials())
     assert pushed.returncode == 0, pushed.stderr
     for host in [first, *others]:
         into = tmp_path / host.replace(":", "-")
-        pulled = skopeo("copy", "--src-tls-verify=false", "--src-creds", _credentials(datapath),
-                        f"docker://{host}/library/big:{big_image.tag}", f"dir:{into}")
+        pulled = pull(host, "library/big", big_image.tag, into, credentials=datapath.credentials())
         assert pulled.returncode == 0, pulled.stderr
         assert same_bytes(into / big_image.layer_digest.removeprefix("sha256:"), big_image.layer_path), host
 
 
-def _redis_keys(datapath: Harbor2DataPath, pattern: str) -> list[bytes]:
+def _redis_keys(datapath: Harbor2DataPath, pattern: str) -> list[str]:
     """KEYS in the registry's Redis database, with the password the Redis node's bundle set."""
     redis = datapath.nodes[next(iter(datapath.nodes))].config["redis"]
     host, port = redis["addr"].rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        def command(*words: str) -> bytes:
-            connection.sendall(f"*{len(words)}\r\n".encode() + b"".join(f"${len(w)}\r\n{w}\r\n".encode() for w in words))
-            return connection.recv(1 << 20)
-
-        assert command("AUTH", redis["password"]).startswith(b"+OK")
-        assert command("SELECT", str(redis["db"])).startswith(b"+OK")
-        reply = command("KEYS", pattern)
-    return [line for line in reply.split(b"\r\n") if line.startswith(b"blobs::")]
+        assert command(connection, "AUTH", redis["password"]) == "OK"
+        assert command(connection, "SELECT", str(redis["db"])) == "OK"
+        return command(connection, "KEYS", pattern)
 
 
 def test_the_registries_cache_blob_descriptors_in_the_real_redis(datapath):
@@ -75,7 +64,7 @@ def test_the_registries_cache_blob_descriptors_in_the_real_redis(datapath):
     upload_blob(first, datapath.authorization(), "library/cached", data)
     status, _, _ = request(second, "HEAD", f"/v2/library/cached/blobs/{digest}", authorization=datapath.authorization())
     assert status == 200
-    assert f"blobs::{digest}".encode() in _redis_keys(datapath, "blobs::*"), "the blob's descriptor did not reach Redis"
+    assert f"blobs::{digest}" in _redis_keys(datapath, "blobs::*"), "the blob's descriptor did not reach Redis"
 
 
 def test_an_upload_hops_across_three_nodes_and_the_credential_works_on_every_node(datapath):

@@ -22,6 +22,7 @@ import yaml
 from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.processes import stop
+from tests.harness.resp import command
 from tests.helpers import (
     TOPOLOGIES,
     compiled,
@@ -40,30 +41,6 @@ SENTINEL_ADDRESS, SENTINEL_PORT = "127.0.0.26", 26390
 # Legal wherever the password lands (harbor.yml, registry config.yml, redis.conf), and URL syntax to escape.
 PASSWORD = "Zq+9/x=y~.-_K7"
 START_TIMEOUT = 30
-
-
-def _command(connection: socket.socket, *args: str):
-    """One RESP command and its reply (a minimal client: the tests need no library for five commands)."""
-    payload = f"*{len(args)}\r\n" + "".join(f"${len(arg.encode())}\r\n{arg}\r\n" for arg in args)
-    connection.sendall(payload.encode())
-    reader = connection.makefile("rb")
-    return _reply(reader)
-
-
-def _reply(reader):
-    line = reader.readline().rstrip(b"\r\n")
-    kind, rest = line[:1], line[1:].decode()
-    if kind == b"+":
-        return rest
-    if kind == b"-":
-        raise RuntimeError(rest)
-    if kind == b":":
-        return int(rest)
-    if kind == b"$":
-        return None if rest == "-1" else reader.read(int(rest) + 2)[:-2].decode()
-    if kind == b"*":
-        return [_reply(reader) for _ in range(int(rest))]
-    raise AssertionError(f"unexpected reply {line!r}")
 
 
 def _open(host: str, port: int) -> socket.socket:
@@ -121,35 +98,35 @@ def _use(url: str, key: str) -> int:
     if parts.scheme == "redis+sentinel":
         sentinel_host, _, sentinel_port = host_port.split(",")[0].rpartition(":")
         with _open(sentinel_host, int(sentinel_port)) as sentinel:
-            host, port = _command(sentinel, "SENTINEL", "get-master-addr-by-name", path[1])
+            host, port = command(sentinel, "SENTINEL", "get-master-addr-by-name", path[1])
         database = int(path[2]) if len(path) == 3 else 0
     else:
         host, _, port = host_port.rpartition(":")
         database = int(path[1]) if len(path) == 2 and path[1] else 0
     with _open(host, int(port)) as connection:
-        assert _command(connection, "AUTH", unquote(parts.password)) == "OK"
-        assert _command(connection, "SELECT", str(database)) == "OK"
-        assert _command(connection, "SET", key, url) == "OK"
+        assert command(connection, "AUTH", unquote(parts.password)) == "OK"
+        assert command(connection, "SELECT", str(database)) == "OK"
+        assert command(connection, "SET", key, url) == "OK"
     return database
 
 
 def _database_of(key: str) -> list[int]:
     with _open(REDIS_ADDRESS, REDIS_PORT) as admin:
-        _command(admin, "AUTH", PASSWORD)
+        command(admin, "AUTH", PASSWORD)
         found = []
         for database in range(16):
-            _command(admin, "SELECT", str(database))
-            if _command(admin, "GET", key) is not None:
+            command(admin, "SELECT", str(database))
+            if command(admin, "GET", key) is not None:
                 found.append(database)
         return found
 
 
 def test_unauthenticated_clients_are_refused(redis_server):
     with _open(REDIS_ADDRESS, REDIS_PORT) as connection, pytest.raises(RuntimeError, match="NOAUTH"):
-        _command(connection, "SELECT", "1")
+        command(connection, "SELECT", "1")
     with _open(REDIS_ADDRESS, REDIS_PORT) as connection:
-        _command(connection, "AUTH", PASSWORD)
-        assert _command(connection, "CONFIG", "GET", "appendonly") == ["appendonly", "yes"]
+        command(connection, "AUTH", PASSWORD)
+        assert command(connection, "CONFIG", "GET", "appendonly") == ["appendonly", "yes"]
 
 
 def test_every_redis_url_authenticates_and_selects_its_own_database(redis_server):

@@ -343,12 +343,15 @@ class Harbor2DataPath(DataPath):
         self.services.append(process)
         wait_for_port(node.address, self.cluster.redis.port, process, directory / "redis.log")
 
-    def authorization(self, scope: str = "") -> str:
-        """What core sends the registry: the pinned registry credential, as basic auth."""
+    def credentials(self) -> str:
+        """USER:PASSWORD of the pinned registry credential, which core uses."""
         passwd = next(iter(self.nodes.values())).config_dir / "registry" / "passwd"
         user = passwd.read_text().partition(":")[0]  # the file holds a hash; the value is the secrets file's
-        value = self.secrets["registry_credential_password"]
-        return "Basic " + base64.b64encode(f"{user}:{value}".encode()).decode()
+        return f"{user}:{self.secrets['registry_credential_password']}"
+
+    def authorization(self, scope: str = "") -> str:
+        """What core sends the registry: the pinned registry credential, as basic auth."""
+        return "Basic " + base64.b64encode(self.credentials().encode()).decode()
 
 
 VERSIONS = {"1.1.2": Harbor1DataPath, "2.15": Harbor2DataPath}

@@ -79,19 +79,23 @@ def make_image(layout: Path, layer_size: int, tag: str = "1") -> Image:
     return Image(layout, tag, f"sha256:{layer_hex}", layer_path)
 
 
+# Harbor 1.1.2's admin, for the stand-in token service (which takes any password).
+ADMIN = "admin:unused"
+
+
 def skopeo(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """skopeo over plain HTTP with Harbor's admin credentials (the stand-in token service takes any)."""
+    """skopeo over plain HTTP, trusting any image (no policy file on the test machine)."""
     binary = require_tool("skopeo")
     return subprocess.run([binary, "--insecure-policy", *args], capture_output=True, text=True, timeout=timeout)
 
 
-def push(image: Image, host: str, repository: str) -> subprocess.CompletedProcess:
-    return skopeo("copy", "--dest-tls-verify=false", "--dest-creds", "admin:unused",
+def push(image: Image, host: str, repository: str, credentials: str = ADMIN) -> subprocess.CompletedProcess:
+    return skopeo("copy", "--dest-tls-verify=false", "--dest-creds", credentials,
                   f"oci:{image.layout}:{image.tag}", f"docker://{host}/{repository}:{image.tag}")
 
 
-def pull(host: str, repository: str, tag: str, into: Path) -> subprocess.CompletedProcess:
-    return skopeo("copy", "--src-tls-verify=false", "--src-creds", "admin:unused",
+def pull(host: str, repository: str, tag: str, into: Path, credentials: str = ADMIN) -> subprocess.CompletedProcess:
+    return skopeo("copy", "--src-tls-verify=false", "--src-creds", credentials,
                   f"docker://{host}/{repository}:{tag}", f"dir:{into}")
 
 
