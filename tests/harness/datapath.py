@@ -150,8 +150,7 @@ class DataPath:
         self.cluster, self.secrets = load_cluster(topology), secrets
         self.tree = materialize(compile_cluster(self.cluster), secrets)
         self.services: list[subprocess.Popen] = []
-        self.nodes = {node.name: self._node(node.name, node.address, prepared)
-                      for node in self.cluster.nodes if node.has("harbor")}
+        self.nodes = {node.name: self._node(node.name, node.address, prepared) for node in self.cluster.harbor_nodes}
 
     def _bundle(self, node: str, under: str = "") -> dict[str, bytes]:
         prefix = f"{node}/{under}"
@@ -226,8 +225,8 @@ class Harbor1DataPath(DataPath):
     def __init__(self, topology: Path, directory: Path, secrets: dict[str, str], **options: Any):
         self.nginx_binary = require_tool("nginx")
         super().__init__(topology, directory, secrets, **options)
-        (balancer,) = [node for node in self.cluster.nodes if node.has("load-balancer")]
-        self.entry = f"{balancer.address}:{self.cluster.load_balancer.listen}"
+        balancer = self.cluster.load_balancer
+        self.entry = f"{balancer.address}:{balancer.listen}"  # what external_url names
 
     def _url(self, address: str) -> str:
         return f"{address}:{PROXY_PORT}"
@@ -332,16 +331,16 @@ class Harbor2DataPath(DataPath):
 
     def _start_redis(self) -> None:
         """redis-server with the Redis node's harbor.conf included, as its RUNBOOK says."""
-        (node,) = [node for node in self.cluster.nodes if node.has("redis")]
+        redis = self.cluster.redis
         directory = self.directory / "redis"
         directory.mkdir()
-        (directory / "harbor.conf").write_bytes(self._bundle(node.name)["redis/harbor.conf"])
+        (directory / "harbor.conf").write_bytes(self._bundle(redis.node)["redis/harbor.conf"])
         (directory / "redis.conf").write_text(f'daemonize no\ndir {directory}\nsave ""\nlogfile {directory}/redis.log\n'
                                               f"include {directory}/harbor.conf\n")
         process = subprocess.Popen([require_tool("redis-server"), str(directory / "redis.conf")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.services.append(process)
-        wait_for_port(node.address, self.cluster.redis.port, process, directory / "redis.log")
+        wait_for_port(redis.host, redis.port, process, directory / "redis.log")
 
     def credentials(self) -> str:
         """USER:PASSWORD of the pinned registry credential, which core uses."""
