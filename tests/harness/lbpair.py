@@ -15,15 +15,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from generator.pipeline import load_cluster
 from tests.harness.netlab import Lab
 from tests.harness.poller import outage
 from tests.helpers import ROOT, TOPOLOGIES, compiled, require_tool
 
 TOPOLOGY = TOPOLOGIES / "lb-pair.yaml"
-VIP = "10.77.0.10"
-BALANCERS = {"lb1": "10.77.0.11", "lb2": "10.77.0.12"}
-UPSTREAMS = {"h1": "10.77.0.21", "h2": "10.77.0.22", "h3": "10.77.0.23"}
-CLIENT = "10.77.0.100"
+_CLUSTER = load_cluster(TOPOLOGY)  # the lab's machines are the topology's, at its addresses
+VIP = _CLUSTER.load_balancer.address
+BALANCERS = {node.name: node.address for node in _CLUSTER.load_balancer.nodes}
+UPSTREAMS = {node.name: node.address for node in _CLUSTER.harbor_nodes}
+UPSTREAM_PORT = _CLUSTER.load_balancer.upstream_port
+CLIENT = "10.77.0.100"  # no machine of the topology: a client on the same network
 SETTLE = 20  # seconds a lab waits at most for an election or a failover
 
 
@@ -119,8 +122,8 @@ def running_pair(directory: Path) -> Iterator[Pair]:
         for name, address in {**BALANCERS, **UPSTREAMS, "client": CLIENT}.items():
             lab.machine(name, address)
         for name, address in UPSTREAMS.items():
-            process = lab.start(name, sys.executable, "-m", "tests.harness.stub_harbor", address, "80", name, cwd=ROOT)
-            wait_in(lab, "client", address, 80, process)
+            process = lab.start(name, sys.executable, "-m", "tests.harness.stub_harbor", address, str(UPSTREAM_PORT), name, cwd=ROOT)
+            wait_in(lab, "client", address, UPSTREAM_PORT, process)
         pair = Pair(lab, directory, tree)
         for name in BALANCERS:
             pair.start_nginx(name)
