@@ -35,6 +35,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,7 +301,13 @@ class Harbor1DataPath(DataPath):
 
         before = {name: logged(node) for name, node in self.nodes.items()}
         request(self.entry, "GET", "/v2/", token=token)
-        (name,) = [name for name, node in self.nodes.items() if logged(node) > before[name]]
+        # nginx logs a request after it has answered it: the line may land a moment after the reply.
+        deadline = time.monotonic() + 10
+        while not (grown := [name for name, node in self.nodes.items() if logged(node) > before[name]]):
+            if time.monotonic() > deadline:
+                raise AssertionError("no node's proxy logged the request")
+            time.sleep(0.01)
+        (name,) = grown
         return name
 
 
