@@ -119,6 +119,20 @@ def _one_redis(document):
     document["redis"]["host"] = "10.0.5.1"
 
 
+def _pair(document):
+    """QUIET with a load-balancer pair on a floating address."""
+    document["nodes"]["lb2"] = {"address": "10.0.2.2", "roles": ["load-balancer"]}
+    balancer = document["load_balancer"]
+    del balancer["node"]
+    balancer.update(nodes=["lb", "lb2"], virtual_address="10.0.2.10", vrrp={"interface": "eth0"})
+
+
+def _pair_by_address(document):
+    _pair(document)
+    document["load_balancer"]["server_name"] = "10.0.2.10"
+    document["harbor"]["external_url"] = "https://10.0.2.10"
+
+
 def _http(document):
     document["harbor"]["external_url"] = "http://registry.example.com"
     document["load_balancer"]["listen"] = 80
@@ -132,7 +146,7 @@ CASES = {
     "HG101": (_harbor_only(["h1"]), _harbor_only(["h1", "h2"])),
     # The topology has exactly one load_balancer and one database section: these always fire;
     # their near miss is the accepted finding, which no longer fails lint.
-    "HG102": (lambda d: None, _accept("HG102")),
+    "HG102": (lambda d: None, _pair),
     "HG103": (lambda d: None, _accept("HG103")),
     "HG104": (_set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.4.2:6790"]),
               _set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.4.4:6789"])),
@@ -147,6 +161,7 @@ CASES = {
               _both(_set("harbor.self_registration", True), _set("harbor.auth_mode", "ldap_auth"),
                     _set("harbor.ldap", {"url": "ldap://ldap.example.com", "base_dn": "dc=example"}))),
     "HG301": (_set("load_balancer.stickiness", "ip_hash"), _set("load_balancer.stickiness", "hash_remote_addr")),
+    "HG308": (_pair, _pair_by_address),
     "HG302": (_set("cephfs.data_pool", {"name": "cephfs_data", "pg_num": 1024}),
               _set("cephfs.data_pool", {"name": "cephfs_data", "pg_num": 256})),
     "HG303": (_set("harbor.max_job_workers", 17), _set("harbor.max_job_workers", 16)),

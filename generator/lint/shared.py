@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..documents import secret_references
+from ..formats import is_ipv4
 from ..loader import dotted
 from ..pipeline import Checked
 from ..targets import target_of
@@ -151,6 +152,16 @@ def ip_hash_behind_nat(checked: Checked) -> Iterator[Finding]:
         )
 
 
+def a_name_for_the_floating_address(checked: Checked) -> Iterator[Finding]:
+    balancer = checked.cluster.load_balancer
+    if balancer.vrrp and not is_ipv4(balancer.server_name):
+        yield Finding(
+            ("load_balancer", "server_name"), f"clients reach the pair by the name {balancer.server_name!r}",
+            "only the floating address moves: a name that resolves to a node's own address, or to every node, bypasses the failover",
+            f"make sure {balancer.server_name!r} resolves to {balancer.vrrp.virtual_address} alone, for every client and Harbor node",
+        )
+
+
 def _pg_target(checked: Checked) -> int:
     """What Ceph's guidance suggests for the data pool, from the hosts the topology shows Ceph on."""
     cluster = checked.cluster
@@ -216,4 +227,6 @@ SHARED_RULES: tuple[Rule, ...] = (
          "placement groups a factor 3 off their target are what pg_autoscaler warns about", pg_num_far_from_guidance),
     Rule("HG305", "info", "no ceph-admin node",
          "harborgen then neither creates nor checks the CephFS and its client", no_ceph_admin_node),
+    Rule("HG308", "info", "a name for the floating address",
+         "harborgen cannot see DNS: the name must resolve to virtual_address, or clients miss the failover", a_name_for_the_floating_address),
 )
