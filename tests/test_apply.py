@@ -617,3 +617,44 @@ def test_a_pair_balancer_installs_keepalived_and_reloads_it_only_when_its_files_
     write_tree(compiled(changed)[1], bundles)
     assert machine.apply("lb1").returncode == 0
     assert reloads() == 2 and "virtual_router_id 78" in (etc / "keepalived.conf").read_text()
+
+
+def test_a_pair_balancer_hands_the_floating_address_over_before_its_container_is_replaced(tmp_path):
+    topology = TOPOLOGIES / "lb-pair.yaml"
+    bundles = tmp_path / "out" / "lbpair"
+    write_tree(compiled(topology)[1], bundles)
+    machines = {name: Machine(tmp_path / name, bundles, tmp_path / "packs", {}) for name in ("lb1", "lb2")}
+    for name, machine in machines.items():
+        assert machine.apply(name).returncode == 0
+    (machines["lb1"].state / "vrrp-master").write_text("10.77.0.10\n")  # lb1 holds the address
+
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(topology.read_text().replace("  listen: 80\n", "  listen: 80\n  image: nginx:1.27.3\n"))
+    write_tree(compiled(changed)[1], bundles)
+    for name, machine in machines.items():
+        before = len((machine.state / "calls").read_text().splitlines())
+        applied = machine.apply(name)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        calls = [call for call in (machine.state / "calls").read_text().splitlines()[before:]
+                 if call.startswith(("systemctl stop", "systemctl start", "docker rm", "docker run --detach"))]
+        if name == "lb1":
+            assert [call.split()[1] for call in calls] == ["stop", "rm", "run", "start"], calls
+            assert "handing 10.77.0.10 to the other load balancer" in applied.stdout
+        else:
+            assert [call.split()[1] for call in calls] == ["rm", "run"], f"{name} does not hold the address: {calls}"
+        assert _check(machine, name).returncode == 0
+
+
+def test_a_holder_whose_address_stays_replaces_nothing(tmp_path):
+    topology = TOPOLOGIES / "lb-pair.yaml"
+    bundles = tmp_path / "out" / "lbpair"
+    write_tree(compiled(topology)[1], bundles)
+    machine = Machine(tmp_path / "lb1", bundles, tmp_path / "packs", {})
+    assert machine.apply("lb1").returncode == 0
+    (machine.state / "stuck-address").write_text("10.77.0.10\n")  # stays, whatever keepalived does
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(topology.read_text().replace("  listen: 80\n", "  listen: 80\n  image: nginx:1.27.3\n"))
+    write_tree(compiled(changed)[1], bundles)
+    applied = machine.apply("lb1")
+    assert applied.returncode != 0 and "nothing was replaced" in applied.stdout + applied.stderr
+    assert "docker rm -f nginx-harbor" not in (machine.state / "calls").read_text()

@@ -250,8 +250,8 @@ def _pair_order(steps: list[Step], new: Cluster) -> list[str]:
     if vrrp is None or len(touched) < 2:
         return []
     replaces = any(Action.REPLACE_BALANCER in step.actions for step in steps if step.node in touched)
-    cost = ("it replaces each nginx container: take the address off the holder first (systemctl stop keepalived there, "
-            "start it again once its nginx answers)" if replaces else "each reloads gracefully")
+    cost = ("it replaces each nginx container: on the holder, run-nginx.sh first hands the address to the other node "
+            "(it stops keepalived there, and starts it again once the new container runs)" if replaces else "each reloads gracefully")
     return [f"load balancers {', '.join(touched)}: apply first on the one that does not hold {vrrp.virtual_address} "
             f"(ip -br addr show dev {vrrp.interface}), then on the holder; {cost}"]
 

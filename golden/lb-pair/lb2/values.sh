@@ -15,4 +15,6 @@ balancer_listen='80'
 balancer_conf_dir='/etc/harborgen/lbpair/nginx/conf.d'
 # A pair moves the floating address with keepalived (true), a single load balancer has none (false).
 keepalived='true'
+# What run-nginx.sh hands to the other node before it replaces this one's container.
+floating_address='10.77.0.10'
 balancer_tls_files=()

@@ -7,7 +7,9 @@
 #                                  running nginx, nor the one a restart would start
 #   run-nginx.sh [--root DIR]      start the container; or reload it gracefully when the site
 #                                  changed (old workers finish their transfers); or replace it
-#                                  when what it runs with changed (image, port, mounts)
+#                                  when what it runs with changed (image, port, mounts); in a
+#                                  pair, the node holding the floating address first hands it
+#                                  to the other, so that clients move instead of being cut
 #   run-nginx.sh --check [--root DIR]   change nothing: exit 0 when the container runs with
 #                                  these settings and has loaded the installed site
 set -euo pipefail
@@ -77,7 +79,36 @@ if [ -n "$current" ] && runs_these_settings; then
     exit 0
 fi
 
+holds_the_floating_address() {
+    [ "${keepalived:?values.sh of a load balancer says}" = true ] \
+        && ip -o -4 address show to "${floating_address:?values.sh of a pair names it}/32" | grep -q .
+}
+
+# Stopped, keepalived gives the address up at once (a priority-0 advert); the other node takes it
+# within its skew time, under a second. Bounded: a keepalived that keeps the address is started again
+# and nothing is replaced.
+hand_over_the_floating_address() {
+    echo "handing $floating_address to the other load balancer before this node's container is replaced"
+    systemctl stop keepalived
+    local tries=0
+    while holds_the_floating_address; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 50 ]; then
+            systemctl start keepalived
+            echo "run-nginx.sh: $floating_address is still on this node 5 s after keepalived stopped: nothing was replaced" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    sleep 1
+}
+
+handed_over=false
 if [ -n "$current" ]; then
+    if holds_the_floating_address; then
+        hand_over_the_floating_address
+        handed_over=true
+    fi
     echo "replacing the container $name: its image, port or mounts changed (transfers in flight are cut)"
     docker rm -f "$name" >/dev/null
 fi
@@ -89,3 +120,7 @@ docker run --detach --name "$name" --restart always \
     "$balancer_image" >/dev/null
 record_loaded
 echo "load balancer $name listening on port $balancer_listen"
+if [ "$handed_over" = true ]; then
+    # Back as BACKUP: nopreempt leaves the address where it went.
+    systemctl start keepalived
+fi
