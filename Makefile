@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_datapath
 	$(BIN)/python -m tests.bench_lb_pair
+	$(BIN)/python -m tests.bench_galera
 
 clean:
 	rm -rf $(VENV) .pytest_cache

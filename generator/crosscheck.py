@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from .documents import CrossCheck, Document, balancer_nodes, nodes_with, secret_references
+from .documents import GROUPS, CrossCheck, Document, balancer_nodes, group_nodes, nodes_with, secret_references
 from .errors import Diagnostic
 from .formats import is_ipv4, split_http_url
 from .loader import Located
@@ -24,14 +24,18 @@ def _target(document: Document) -> Target:
     return target_for_version(document["harbor"]["version"])
 
 
+# How the messages call one machine and a group of each section.
+_NOUNS = {"load_balancer": ("load balancer", "pair"), "database": ("database server", "Galera cluster")}
+
+
 def _referenced(document: Document) -> Iterator[tuple[tuple, str, str]]:
     """(path, node name, role) of every node a section names for its role."""
-    for section, role in (("database", "database"), ("redis", "redis")):
-        name = document.get(section, {}).get("node")
-        if name is not None:
-            yield (section, "node"), name, role
-    for path, name in balancer_nodes(document):
-        yield path, name, "load-balancer"
+    name = document.get("redis", {}).get("node")
+    if name is not None:
+        yield ("redis", "node"), name, "redis"
+    for section, role in GROUPS.items():
+        for path, name in group_nodes(document, section):
+            yield path, name, role
 
 
 def referenced_nodes_hold_their_role(document: Document, located: Located) -> Iterator[Diagnostic]:
@@ -43,70 +47,87 @@ def referenced_nodes_hold_their_role(document: Document, located: Located) -> It
             yield located.diagnostic(path, f"names node {name!r}, but nodes.{name}.roles has no {role!r} (expected the node that holds the {role} role)")
 
 
-def one_database_and_only_named_load_balancers(document: Document, located: Located) -> Iterator[Diagnostic]:
-    holders = nodes_with(document, "database")
-    for name in holders[1:]:
-        yield located.diagnostic(
-            ("nodes", name, "roles"),
-            f"node {name!r} holds the 'database' role, and so does {holders[0]!r} (expected exactly one, the node named in database.node)",
-        )
-    named = {name for _, name in balancer_nodes(document)}
-    for name in nodes_with(document, "load-balancer"):
-        if name not in named:
-            expected = ("the node named in load_balancer.node, or every load balancer in load_balancer.nodes"
-                        if "node" in document["load_balancer"] else "the nodes of load_balancer.nodes")
-            yield located.diagnostic(
-                ("nodes", name, "roles"),
-                f"node {name!r} holds the 'load-balancer' role, but the load_balancer section does not name it (expected only {expected})",
-            )
+def only_named_nodes_hold_group_roles(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """A database or load-balancer machine the section does not name would get a bundle nobody uses."""
+    for section, role in GROUPS.items():
+        named = {name for _, name in group_nodes(document, section)}
+        expected = (f"the node named in {section}.node, or every {_NOUNS[section][0]} in {section}.nodes"
+                    if "node" in document[section] else f"the nodes of {section}.nodes")
+        for name in nodes_with(document, role):
+            if name not in named:
+                yield located.diagnostic(
+                    ("nodes", name, "roles"),
+                    f"node {name!r} holds the {role!r} role, but the {section} section does not name it (expected only {expected})",
+                )
 
 
-def one_load_balancer_or_a_pair(document: Document, located: Located) -> Iterator[Diagnostic]:
-    """node for one machine; nodes with the floating address and how VRRP moves it, for a pair."""
-    balancer = document["load_balancer"]
-    if ("node" in balancer) == ("nodes" in balancer):
+def one_machine_or_a_group(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """node for one machine; nodes with the floating address and how VRRP moves it, for a group."""
+    for section in GROUPS:
+        yield from _one_machine_or_a_group(document, located, section)
+
+
+def _one_machine_or_a_group(document: Document, located: Located, section: str) -> Iterator[Diagnostic]:
+    spec, (one, group) = document[section], _NOUNS[section]
+    if ("node" in spec) == ("nodes" in spec):
         yield located.diagnostic(
-            ("load_balancer",),
-            "names " + ("both node and nodes" if "node" in balancer else "neither node nor nodes")
-            + " (expected node for one load balancer, or nodes with virtual_address and vrrp for a pair)",
+            (section,),
+            "names " + ("both node and nodes" if "node" in spec else "neither node nor nodes")
+            + f" (expected node for one {one}, or nodes with virtual_address and vrrp for a {group})",
             of_key=True,
         )
         return
-    if "node" in balancer:
+    if "node" in spec:
         for key in ("virtual_address", "vrrp"):
-            if key in balancer:
-                yield located.diagnostic(("load_balancer", key), "is set with a single load-balancer node (expected nodes: a floating address needs two machines or more)", of_key=True)
+            if key in spec:
+                yield located.diagnostic((section, key), f"is set with a single {one} node (expected nodes: a floating address needs two machines or more)", of_key=True)
         return
     for key in ("virtual_address", "vrrp"):
-        if key not in balancer:
-            yield located.diagnostic(("load_balancer",), f"missing {key!r} while load_balancer.nodes names a pair (expected the floating address and how VRRP moves it)", of_key=True)
-    yield from _vip_is_no_nodes_address(document, located)
-    yield from _priorities_name_the_pair(document, located)
+        if key not in spec:
+            yield located.diagnostic((section,), f"missing {key!r} while {section}.nodes names a {group} (expected the floating address and how VRRP moves it)", of_key=True)
+    yield from _vip_is_no_nodes_address(document, located, section)
+    yield from _priorities_name_the_group(document, located, section)
 
 
-def _vip_is_no_nodes_address(document: Document, located: Located) -> Iterator[Diagnostic]:
-    vip = document["load_balancer"].get("virtual_address")
+def _vip_is_no_nodes_address(document: Document, located: Located, section: str) -> Iterator[Diagnostic]:
+    vip, one = document[section].get("virtual_address"), _NOUNS[section][0]
     for name, node in document["nodes"].items():
         if node["address"] == vip:
             yield located.diagnostic(
-                ("load_balancer", "virtual_address"),
-                f"{vip} is the address of node {name!r} (expected an address of its own, which only the load balancer holding it answers on)",
+                (section, "virtual_address"),
+                f"{vip} is the address of node {name!r} (expected an address of its own, which only the {one} holding it answers on)",
             )
 
 
-def _priorities_name_the_pair(document: Document, located: Located) -> Iterator[Diagnostic]:
-    balancer = document["load_balancer"]
-    priorities = balancer.get("vrrp", {}).get("priorities", {})
+def groups_keep_apart(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """The load-balancer pair and the Galera database each need a floating address and a VRRP router id of their own."""
+    balancer, database = document["load_balancer"], document["database"]
+    if "vrrp" not in balancer or "vrrp" not in database:
+        return
+    if balancer.get("virtual_address") == database.get("virtual_address"):
+        yield located.diagnostic(("database", "virtual_address"), f"{database['virtual_address']} is also load_balancer.virtual_address (expected one floating address per group)")
+    router_id = database["vrrp"]["virtual_router_id"]
+    if router_id == balancer["vrrp"]["virtual_router_id"]:
+        yield located.diagnostic(
+            ("database", "vrrp", "virtual_router_id"),
+            f"{router_id} is also load_balancer.vrrp.virtual_router_id (expected another id: two VRRP groups with one id on a "
+            f"segment take each other's adverts; set database.vrrp.virtual_router_id, for example to {router_id % 255 + 1})",
+        )
+
+
+def _priorities_name_the_group(document: Document, located: Located, section: str) -> Iterator[Diagnostic]:
+    spec = document[section]
+    priorities = spec.get("vrrp", {}).get("priorities", {})
     for name in priorities:
-        if name not in balancer["nodes"]:
-            yield located.diagnostic(("load_balancer", "vrrp", "priorities", name), f"names {name!r}, which is not in load_balancer.nodes (expected one of: {', '.join(balancer['nodes'])})", of_key=True)
-    missing = [name for name in balancer["nodes"] if name not in priorities]
+        if name not in spec["nodes"]:
+            yield located.diagnostic((section, "vrrp", "priorities", name), f"names {name!r}, which is not in {section}.nodes (expected one of: {', '.join(spec['nodes'])})", of_key=True)
+    missing = [name for name in spec["nodes"] if name not in priorities]
     if priorities and missing:
-        yield located.diagnostic(("load_balancer", "vrrp", "priorities"), f"gives no priority to {', '.join(map(repr, missing))} (expected one for every node of load_balancer.nodes, or none for the defaults)", of_key=True)
+        yield located.diagnostic((section, "vrrp", "priorities"), f"gives no priority to {', '.join(map(repr, missing))} (expected one for every node of {section}.nodes, or none for the defaults)", of_key=True)
     seen: dict[int, str] = {}
     for name, priority in priorities.items():
         if priority in seen:
-            yield located.diagnostic(("load_balancer", "vrrp", "priorities", name), f"{priority} is also the priority of {seen[priority]!r} (expected distinct priorities: a tie is broken by address, which nobody reviews)")
+            yield located.diagnostic((section, "vrrp", "priorities", name), f"{priority} is also the priority of {seen[priority]!r} (expected distinct priorities: a tie is broken by address, which nobody reviews)")
         seen[priority] = name
 
 
@@ -308,8 +329,9 @@ def harbor_paths_are_not_system_directories(document: Document, located: Located
 
 SHARED: tuple[CrossCheck, ...] = (
     referenced_nodes_hold_their_role,
-    one_database_and_only_named_load_balancers,
-    one_load_balancer_or_a_pair,
+    only_named_nodes_hold_group_roles,
+    one_machine_or_a_group,
+    groups_keep_apart,
     at_least_one_harbor_node,
     at_most_one_ceph_admin,
     addresses_are_unique,

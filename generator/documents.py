@@ -16,11 +16,20 @@ def nodes_with(document: Document, role: str) -> list[str]:
     return [name for name, node in document["nodes"].items() if role in node["roles"]]
 
 
+# The sections that name one machine (node) or a group of them on a floating address (nodes), and
+# the role each machine of theirs holds.
+GROUPS = {"load_balancer": "load-balancer", "database": "database"}
+
+
+def group_nodes(document: Document, section: str) -> list[tuple[tuple, str]]:
+    """(path, name) of each node SECTION names: its node, and every one of its nodes."""
+    spec = document.get(section, {})
+    single = [((section, "node"), spec["node"])] if "node" in spec else []
+    return single + [((section, "nodes", index), name) for index, name in enumerate(spec.get("nodes", []))]
+
+
 def balancer_nodes(document: Document) -> list[tuple[tuple, str]]:
-    """(path, name) of each load-balancer node the document names: node, and every one of nodes."""
-    balancer = document["load_balancer"]
-    single = [(("load_balancer", "node"), balancer["node"])] if "node" in balancer else []
-    return single + [(("load_balancer", "nodes", index), name) for index, name in enumerate(balancer.get("nodes", []))]
+    return group_nodes(document, "load_balancer")
 
 
 def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:

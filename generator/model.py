@@ -136,6 +136,8 @@ class SqlDatabase:
     name: str
     user: str
     password: SecretRef
+    nodes: tuple[Node, ...]  # the one server, or every member of a replicated database
+    vrrp: Vrrp | None = None  # how a replicated database moves the address Harbor connects to
 
 
 @dataclass(frozen=True)
@@ -163,10 +165,15 @@ class Vrrp:
     interface: str
     virtual_router_id: int
     advert_int: int
-    priorities: tuple[tuple[str, int], ...]  # every load-balancer node's, in the order of load_balancer.nodes
+    priorities: tuple[tuple[str, int], ...]  # every member's, in the order of the group's nodes
+    members: tuple[Node, ...]
 
     def priority(self, node: Node) -> int:
         return dict(self.priorities)[node.name]
+
+    def peers(self, node: Node) -> tuple[Node, ...]:
+        """The other members, which this one sends its VRRP adverts to (unicast)."""
+        return tuple(other for other in self.members if other.name != node.name)
 
 
 # Priorities of load_balancer.nodes when the topology gives none: distinct, highest first, and near
@@ -193,10 +200,6 @@ class LoadBalancer:
     nodes: tuple[Node, ...]  # the load-balancer machines: one, or a pair sharing vrrp.virtual_address
     vrrp: Vrrp | None
 
-    def peers(self, node: Node) -> tuple[Node, ...]:
-        """The other load balancers, which this one sends its VRRP adverts to (unicast)."""
-        return tuple(other for other in self.nodes if other.name != node.name)
-
     def node_url(self, node: Node) -> str:
         """What a Harbor node answers on, as the load balancer reaches it."""
         default = {"http": 80, "https": 443}[self.upstream_scheme]
@@ -220,7 +223,7 @@ class Cluster:
     def services(self) -> tuple[tuple[str, str], ...]:
         """(what, node) of every service outside the Harbor nodes that a machine of the topology runs."""
         balancers = tuple(("load balancer", node.name) for node in self.load_balancer.nodes)
-        return (*balancers, ("database", self.database.node))
+        return (*balancers, *(("database", node.name) for node in self.database.nodes))
 
     def template_names(self) -> dict[str, Any]:
         """What the target's templates may use beside the shared names (a target's cluster adds its parts)."""
@@ -277,7 +280,7 @@ def load_balancer_of(
 ) -> LoadBalancer:
     tls = spec.get("tls")
     machines = tuple(nodes[name] for name in spec.get("nodes", [spec.get("node")]))
-    vrrp = _vrrp_of(spec, machines) if len(machines) > 1 else None
+    vrrp = vrrp_of(spec, machines) if len(machines) > 1 else None
     return LoadBalancer(
         node=machines[0].name,
         address=vrrp.virtual_address if vrrp else machines[0].address,
@@ -297,7 +300,8 @@ def load_balancer_of(
     )
 
 
-def _vrrp_of(spec: dict[str, Any], machines: tuple[Node, ...]) -> Vrrp:
+def vrrp_of(spec: dict[str, Any], machines: tuple[Node, ...]) -> Vrrp:
+    """How the machines of a group (a load-balancer pair, a Galera database) move its floating address."""
     settings = spec["vrrp"]
     given = settings.get("priorities", {})  # every node's, or none (the cross-checks): then the defaults
     return Vrrp(
@@ -306,4 +310,5 @@ def _vrrp_of(spec: dict[str, Any], machines: tuple[Node, ...]) -> Vrrp:
         virtual_router_id=settings["virtual_router_id"],
         advert_int=settings["advert_int"],
         priorities=tuple((node.name, given.get(node.name, default)) for node, default in zip(machines, DEFAULT_PRIORITIES, strict=False)),  # the schema allows 8 nodes
+        members=machines,
     )

@@ -46,6 +46,15 @@ CASES: dict[str, tuple[Path, str]] = {
          "  nginx: {address: 10.222.76.71, roles: [load-balancer]}\n  nginx2: {address: 10.222.76.72, roles: [load-balancer]}\n"),
         ("    - rule: HG102\n      reason: \"the seed's cluster: one nginx as its single entry point, as the write-up builds it\"\n", ""),
     ),
+    # The seed's MySQL address becomes the Galera cluster's floating address: the Harbor nodes keep it.
+    "galera-database": _replace(
+        ("  node: mysql\n  port: 3306\n",
+         "  nodes: [mysql, mysql2, mysql3]\n  virtual_address: 10.222.76.74\n  vrrp: {interface: eth0, virtual_router_id: 52}\n  port: 3306\n"),
+        ("  mysql: {address: 10.222.76.74, roles: [database]}\n",
+         "  mysql: {address: 10.222.76.75, roles: [database]}\n  mysql2: {address: 10.222.76.76, roles: [database]}\n"
+         "  mysql3: {address: 10.222.76.77, roles: [database]}\n"),
+        ("    - rule: HG103\n      reason: \"the seed's cluster: one MySQL; the write-up leaves a replicated database for later\"\n", ""),
+    ),
     "pair-add-node": _replace(("  h3: {address: 10.77.0.23, roles: [harbor]}\n",
                                "  h3: {address: 10.77.0.23, roles: [harbor]}\n  h4: {address: 10.77.0.24, roles: [harbor]}\n"), base=PAIR),
     "harbor2-redis-port": _replace(("  password: {secret: redis_password}\n", "  password: {secret: redis_password}\n  port: 6380\n"),

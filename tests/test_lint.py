@@ -133,6 +133,18 @@ def _pair_by_address(document):
     document["harbor"]["external_url"] = "https://10.0.2.10"
 
 
+def _galera(members: int):
+    """QUIET with a Galera database of MEMBERS nodes behind a floating address."""
+    def edit(document):
+        names = ["db"] + [f"db{index}" for index in range(2, members + 1)]
+        for index, name in enumerate(names[1:], start=2):
+            document["nodes"][name] = {"address": f"10.0.3.{index}", "roles": ["database"]}
+        database = document["database"]
+        del database["node"]
+        database.update(nodes=names, virtual_address="10.0.3.10", vrrp={"interface": "eth0"})
+    return edit
+
+
 def _http(document):
     document["harbor"]["external_url"] = "http://registry.example.com"
     document["load_balancer"]["listen"] = 80
@@ -147,12 +159,14 @@ CASES = {
     # The topology has exactly one load_balancer and one database section: these always fire;
     # their near miss is the accepted finding, which no longer fails lint.
     "HG102": (lambda d: None, _pair),
-    "HG103": (lambda d: None, _accept("HG103")),
+    "HG103": (lambda d: None, _galera(3)),
     "HG104": (_set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.4.2:6790"]),
               _set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.4.4:6789"])),
     "HG105": (_set("cephfs.mds", ["c1"]), _set("cephfs.mds", ["c1", "h2"])),
     "HG106": (_lb_on_h1, _set("cephfs.monitors", ["10.0.4.1:6789", "10.0.4.2:6789", "10.0.1.9:6789"])),
     "HG107": (_one_redis, _harbor2),
+    "HG108": (_galera(2), _galera(3)),
+    "HG109": (_galera(4), _galera(5)),
     "HG201": (_set("cephfs.client", "admin"), _set("cephfs.client", "admins")),
     "HG202": (_http, lambda d: None),
     "HG203": (_set("harbor.email.password", {"secret": "db_pw"}), _set("harbor.email.password", {"secret": "db_pw2"})),

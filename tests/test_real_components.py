@@ -145,11 +145,24 @@ def _pair_balancer_bundle(tmp_path: Path) -> Path:
     return tmp_path / "pair"
 
 
+def _galera_member_scripts(tmp_path: Path) -> list[Path]:
+    """A Galera member's own scripts, beside its values.sh."""
+    _, tree = compiled(TOPOLOGIES / "galera.yaml")
+    for path, artifact in tree.items():
+        if path.startswith("db1/"):
+            target = tmp_path / "galera" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(artifact.content)
+    member = tmp_path / "galera" / "db1"
+    return [member / "database" / "galera.sh", member / "keepalived" / "check-galera.sh"]
+
+
 def test_shellcheck_accepts_the_plain_scripts_with_the_values_they_read(tmp_path):
     """The scripts are the same in every bundle: checked once, following values.sh, for a node with every role (each target)."""
     shellcheck = require_tool("shellcheck")
     scripts = sorted([*_bundle_holding_every_role(tmp_path).rglob("*.sh"), *_harbor2_bundle_holding_every_role(tmp_path).rglob("*.sh"),
-                      *(_pair_balancer_bundle(tmp_path) / "lb1" / "keepalived").glob("*.sh")])
+                      *(_pair_balancer_bundle(tmp_path) / "lb1" / "keepalived").glob("*.sh"),
+                      *_galera_member_scripts(tmp_path)])
     plain = {path.read_bytes() for path in (ROOT / "templates" / "scripts").glob("*.sh")}
     assert {path.read_bytes() for path in scripts} >= plain, "a plain script is in no bundle"
     for script in scripts:

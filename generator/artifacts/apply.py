@@ -10,6 +10,7 @@ from . import Artifact
 from .catalogue import APPLY_ONLY, Install, Row, RunsFromBundle, When, script
 
 VALUES = "values.sh"
+KEEPALIVED_CONF = "keepalived/keepalived.conf"  # a bundle with it runs keepalived (generator/artifacts/keepalived.py)
 INSTALL = "INSTALL"
 
 
@@ -21,7 +22,8 @@ def _values(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
     """Rendered after the node's files: it lists those that hold a secret once filled."""
     from ..targets import target_of  # late: the targets are built from these rows
 
-    return {"secret_files": _secret_files(bundle), **target_of(cluster).bundle_values(cluster, node)}
+    return {"secret_files": _secret_files(bundle), "keepalived": KEEPALIVED_CONF in bundle,
+            **target_of(cluster).bundle_values(cluster, node)}
 
 
 def _install_list(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:

@@ -64,7 +64,7 @@ class Row:
     impacts: tuple[Impact, ...]  # in order; the last one, for any key and role, is what any other change costs
     install: Install | RunsFromBundle
     contexts: tuple[str, ...] = ()  # where a secret placeholder lands, read by generator/secrets/legality.py
-    when: Callable[[Cluster], bool] | None = None  # None: in every bundle of its roles
+    when: Callable[[Cluster, Node], bool] | None = None  # None: in every bundle of its roles
     values: Values | None = None  # what the template needs beyond the cluster and the node
 
     @property
@@ -128,7 +128,7 @@ class Catalogue:
         return next((file for file in self.cluster_files if file.path == path), None)
 
     def rows_of(self, cluster: Cluster, node: Node) -> Iterable[Row]:
-        return (row for row in self.rows if any(node.has(role) for role in row.roles) and (row.when is None or row.when(cluster)))
+        return (row for row in self.rows if any(node.has(role) for role in row.roles) and (row.when is None or row.when(cluster, node)))
 
 
 def _check_differ(path: str, differ: str) -> None:

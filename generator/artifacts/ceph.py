@@ -15,7 +15,7 @@ def _key(cluster: Cluster, node: Node, bundle: dict[str, Artifact]) -> dict:
     return {"secret": cluster.cephfs.key}
 
 
-def _uses_fuse(cluster: Cluster) -> bool:
+def _uses_fuse(cluster: Cluster, node: Node) -> bool:
     """ceph-fuse takes its monitors from a configuration file; the kernel client from the mount source."""
     return cluster.cephfs.fuse
 

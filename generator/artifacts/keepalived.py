@@ -1,44 +1,85 @@
-"""A load-balancer pair (templates/keepalived/): keepalived moves the floating address between them.
+"""keepalived on the machines of a group that shares a floating address (templates/keepalived/): a
+load-balancer pair, and a Galera database whose address only a Synced member holds. A machine in
+both groups runs one keepalived with one VRRP instance per group.
 
 keepalived runs on the host, from the distribution's package under systemd, not in a container:
-it needs the host's network namespace and NET_ADMIN anyway, its track script must reach the
-nginx the host publishes, and the package keeps its configuration in /etc/keepalived, where
-apply.sh installs it and --check reads it.
+it needs the host's network namespace and NET_ADMIN anyway, its track scripts must reach the
+nginx the host publishes and the local MariaDB, and the package keeps its configuration in
+/etc/keepalived, where apply.sh installs it and --check reads it.
 """
 
 from __future__ import annotations
 
-from ..model import Cluster
+from dataclasses import dataclass
+
+from ..model import Cluster, Node, Vrrp
 from ..review.impacts import Action, Impact
 from .catalogue import Install, Row
 
 CONF = "/etc/keepalived/keepalived.conf"
-CHECK_SCRIPT = "/etc/keepalived/harborgen-check-nginx.sh"
+CHECK_NGINX = "/etc/keepalived/harborgen-check-nginx.sh"
+CHECK_GALERA = "/etc/keepalived/harborgen-check-galera.sh"
 NOTIFY_SCRIPT = "/etc/keepalived/harborgen-notify.sh"
 DROP_IN = "/etc/systemd/system/keepalived.service.d/harborgen.conf"
+# Debian's MariaDB socket: the Galera check asks the local server as root, by unix_socket authentication.
+MARIADB_SOCKET = "/run/mysqld/mysqld.sock"
 
 RELOADS = (Impact(Action.RELOAD_KEEPALIVED),)
 
 
-def _a_pair(cluster: Cluster) -> bool:
-    return cluster.load_balancer.vrrp is not None
+@dataclass(frozen=True)
+class Instance:
+    """One VRRP group this machine is a member of."""
+
+    name: str  # of the vrrp_instance and its vrrp_script
+    vrrp: Vrrp
+    check: str  # the track script's command line
+    fails_when: str  # for the configuration's comment
+
+
+def instances(cluster: Cluster, node: Node) -> tuple[Instance, ...]:
+    found = []
+    balancer, database = cluster.load_balancer, cluster.database
+    word = cluster.name.replace("-", "_")  # keepalived names are words; a cluster name is a DNS label
+    if balancer.vrrp and node in balancer.nodes:
+        found.append(Instance(f"harbor_{word}", balancer.vrrp, f"{CHECK_NGINX} {balancer.listen}",
+                              f"this node's nginx does not answer on {balancer.listen}"))
+    if database.vrrp and node in database.nodes:
+        found.append(Instance(f"database_{word}", database.vrrp, f"{CHECK_GALERA} {MARIADB_SOCKET}",
+                              "this node's MariaDB is not a Synced member of the primary component"))
+    return tuple(found)
+
+
+def _in_a_group(cluster: Cluster, node: Node) -> bool:
+    return bool(instances(cluster, node))
+
+
+def _in_the_pair(cluster: Cluster, node: Node) -> bool:
+    return cluster.load_balancer.vrrp is not None and node in cluster.load_balancer.nodes
+
+
+def _in_the_galera_group(cluster: Cluster, node: Node) -> bool:
+    return cluster.database.vrrp is not None and node in cluster.database.nodes
 
 
 def _at(path: str) -> Install:
     return Install(lambda cluster, node: path)
 
 
-def _values(cluster, node, bundle) -> dict:
-    return {"vrrp": cluster.load_balancer.vrrp, "check_script": CHECK_SCRIPT, "notify_script": NOTIFY_SCRIPT}
+def _values(cluster: Cluster, node: Node, bundle) -> dict:
+    return {"instances": instances(cluster, node), "notify_script": NOTIFY_SCRIPT}
 
 
+ROLES = ("load-balancer", "database")
 ROWS = (
-    Row("keepalived/keepalived.conf", "keepalived/keepalived.conf.j2", ("load-balancer",), "text", RELOADS, _at(CONF),
-        when=_a_pair, values=_values),
-    Row("keepalived/check-nginx.sh", "scripts/check-nginx.sh", ("load-balancer",), "text", RELOADS, _at(CHECK_SCRIPT),
-        when=_a_pair),
-    Row("keepalived/notify.sh", "scripts/keepalived-notify.sh", ("load-balancer",), "text", RELOADS, _at(NOTIFY_SCRIPT),
-        when=_a_pair),
-    Row("keepalived/keepalived-service.conf", "keepalived/keepalived-service.conf.j2", ("load-balancer",), "text", RELOADS,
-        _at(DROP_IN), when=_a_pair, values=_values),
+    Row("keepalived/keepalived.conf", "keepalived/keepalived.conf.j2", ROLES, "text", RELOADS, _at(CONF),
+        when=_in_a_group, values=_values),
+    Row("keepalived/check-nginx.sh", "scripts/check-nginx.sh", ("load-balancer",), "text", RELOADS, _at(CHECK_NGINX),
+        when=_in_the_pair),
+    Row("keepalived/check-galera.sh", "scripts/check-galera.sh", ("database",), "text", RELOADS, _at(CHECK_GALERA),
+        when=_in_the_galera_group),
+    Row("keepalived/notify.sh", "scripts/keepalived-notify.sh", ROLES, "text", RELOADS, _at(NOTIFY_SCRIPT),
+        when=_in_a_group),
+    Row("keepalived/keepalived-service.conf", "keepalived/keepalived-service.conf.j2", ROLES, "text", RELOADS,
+        _at(DROP_IN), when=_in_a_group, values=_values),
 )

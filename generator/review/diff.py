@@ -157,7 +157,7 @@ def accept_changes(old: Accepts, new: Accepts) -> list[str]:
         if rule not in before:
             lines.append(f"lint.accept: {rule} now accepted (silenced in CI): {after[rule]!r}")
         elif rule not in after:
-            lines.append(f"lint.accept: {rule} no longer accepted: lint reports it again")
+            lines.append(f"lint.accept: {rule} no longer accepted: lint fails if it still fires")
         elif before[rule] != after[rule]:
             lines.append(f"lint.accept: {rule} reason {before[rule]!r} → {after[rule]!r}")
     return lines
@@ -208,10 +208,14 @@ def plan(report: Report, old: Cluster, new: Cluster, catalogues: Catalogues) -> 
     return steps, warnings(report, steps, old, new, catalogues)
 
 
+# The phase of the machines that hold only these roles.
+_ROLE_PHASES = {"database": Phase.DATABASE, "load-balancer": Phase.BALANCER}
+
+
 def _phase(action: Action, roles: tuple[str, ...]) -> Phase:
-    """A plain apply on a machine that is only a load balancer runs with the balancer's other steps."""
-    if action is Action.APPLY and set(roles) == {"load-balancer"}:
-        return Phase.BALANCER
+    """A plain apply, or keepalived's reload, runs with the other steps of a database or load-balancer machine."""
+    if action in (Action.APPLY, Action.RELOAD_KEEPALIVED) and roles and all(role in _ROLE_PHASES for role in roles):
+        return min((_ROLE_PHASES[role] for role in roles), key=lambda phase: phase.value)
     return action.phase
 
 
@@ -256,6 +260,16 @@ def _pair_order(steps: list[Step], new: Cluster) -> list[str]:
             f"(ip -br addr show dev {vrrp.interface}), then on the holder; {cost}"]
 
 
+def _galera_start(old: Cluster, new: Cluster) -> list[str]:
+    """A database that becomes a Galera cluster starts as one: apply.sh installs, the operator starts."""
+    if new.database.engine != "galera" or old.database.engine == "galera":
+        return []
+    first, *others = (node.name for node in new.database.nodes)
+    return [f"the database becomes a Galera cluster: after apply.sh on {first}, run database/galera.sh bootstrap there (MariaDB "
+            f"restarts as the cluster's first member: Harbor has no database meanwhile); then on {', '.join(others)}, one at a "
+            "time, apply.sh and systemctl start mariadb (each copies the data by SST and must be Synced before the next)"]
+
+
 def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster, catalogues: Catalogues) -> list[str]:
     found = []
     target = target_of(new)
@@ -272,6 +286,7 @@ def warnings(report: Report, steps: list[Step], old: Cluster, new: Cluster, cata
         )
     found.extend(target.plan_warnings(old, new))
     found.extend(_pair_order(steps, new))
+    found.extend(_galera_start(old, new))
     for step in steps:
         if step.remount:
             found.append(f"{step.node}: CephFS is unmounted and mounted again: Harbor is down on that node meanwhile")

@@ -29,6 +29,7 @@ class Action(Enum):
     RUN_DATABASE_SQL = "run-database-sql"
     REWRITE_HBA = "rewrite-pg-hba"
     RESTART_REDIS = "restart-redis"
+    RESTART_DATABASE = "restart-database"
     RELOAD_BALANCER = "reload-balancer"
     REPLACE_BALANCER = "replace-balancer"
     RELOAD_KEEPALIVED = "reload-keepalived"
@@ -57,6 +58,7 @@ _PHASES = {
     Action.RUN_DATABASE_SQL: Phase.DATABASE,
     Action.REWRITE_HBA: Phase.DATABASE,
     Action.RESTART_REDIS: Phase.DATABASE,
+    Action.RESTART_DATABASE: Phase.DATABASE,
     Action.BOOTSTRAP_CEPH: Phase.CEPH,
     Action.CREATE_CEPH_CLIENT: Phase.CEPH,
     Action.CREATE_CEPH_DIRECTORIES: Phase.CEPH,

@@ -18,6 +18,8 @@ ACTION_TEXT = {
     Action.RUN_DATABASE_SQL: "apply.sh (runs create-database.sql)",
     Action.REWRITE_HBA: "apply.sh (rewrites the Harbor lines of pg_hba.conf and reloads PostgreSQL)",
     Action.RESTART_REDIS: "apply.sh, then restart Redis (every node's sessions and queued jobs wait)",
+    Action.RESTART_DATABASE: "apply.sh, then systemctl restart mariadb (this Galera member leaves and rejoins by IST; "
+                             "one member at a time, each once the last is Synced again)",
     Action.RELOAD_BALANCER: "apply.sh (nginx -t on the new site, then a graceful reload: transfers in flight finish)",
     Action.REPLACE_BALANCER: "apply.sh (run-nginx.sh replaces the nginx container: transfers in flight are cut)",
     Action.RELOAD_KEEPALIVED: "apply.sh (reloads keepalived: the floating address stays where it is)",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# keepalived's notify hook on a load balancer: one line in the system log per transition, so that
+# keepalived's notify hook on a load balancer or a Galera node: one line in the system log per transition, so that
 # "who held the address when" has an answer (journalctl -t harborgen-vrrp).
 #   keepalived calls it as: keepalived-notify.sh TYPE NAME STATE PRIORITY
 set -uo pipefail

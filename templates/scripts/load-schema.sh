@@ -37,10 +37,23 @@ if grep -qiE '(drop|create)[[:space:]]+(database|schema)|^[[:space:]]*use[[:spac
     exit 1
 fi
 
+# registry.sql gives the library project to user 1: ids must count 1, 2, 3 (goharbor/harbor#2141).
+# Galera steps them by the cluster's size unless wsrep_auto_increment_control is off (galera.cnf).
+steps=$(mysql --batch --skip-column-names --execute="SELECT CONCAT(@@auto_increment_increment, ' ', @@auto_increment_offset)")
+if [ "$steps" != "1 1" ]; then
+    echo "load-schema: this server numbers new rows with increment and offset $steps: the library project would not belong to admin (goharbor/harbor#2141); expected 1 1 (on Galera: wsrep_auto_increment_control = OFF)" >&2
+    exit 1
+fi
+
 # MySQL 5.7's default strict mode rejects parts of the 1.1.2 schema; this
 # session mode loads it on MySQL 5.7 and MariaDB alike.
 {
     echo "SET SESSION sql_mode = 'NO_ENGINE_SUBSTITUTION';"
     printf '%s\n' "$statements"
+    if [ "${database_engine:?values.sh of a database node names it}" = galera ]; then
+        # Galera replicates a table without a primary key by whole-row images, and may apply its
+        # deletes out of order: alembic_version (one row, the schema's version) gets its natural key.
+        echo "ALTER TABLE alembic_version ADD PRIMARY KEY (version_num);"
+    fi
 } | mysql --database="$database"
 echo "loaded Harbor's schema into $database"

@@ -30,7 +30,7 @@ TARGET = Target(
     }),
     bundle_values=artifacts.bundle_values,
     published_ports=_published_ports,
-    database_replication="replicate the database (Galera, or a primary and a replica with failover) behind one address",
+    database_replication="name three MariaDB Galera members in database.nodes, with a virtual_address and vrrp: harborgen renders Galera and keepalived for them",
     crosschecks=crosscheck.CROSSCHECKS,
     lint_rules=lint.RULES,
 )

@@ -9,6 +9,7 @@ from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS, REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...model import Cluster, Node
 from ...review.impacts import Action, Impact
+from . import galera
 from .model import own
 
 INSTALLER = "harbor/"
@@ -59,6 +60,7 @@ ROWS = (
     Row("database/create-database.sql", "database/create-database.sql.j2", ("database",), "sql",
         (Impact(Action.RUN_DATABASE_SQL),), RunsFromBundle("apply.sh, through the mysql client"), contexts=("sql",)),
     script("database/load-schema.sh", "load-schema.sh", ("database",), "apply.sh --schema"),
+    *galera.ROWS,
 )
 
 

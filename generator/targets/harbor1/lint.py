@@ -67,6 +67,26 @@ def selinux_relabel_on_cephfs(checked: Checked) -> Iterator[Finding]:
         )
 
 
+def galera_of_two(checked: Checked) -> Iterator[Finding]:
+    members = checked.cluster.database.nodes
+    if checked.cluster.database.vrrp and len(members) == 2:
+        yield Finding(
+            ("database", "nodes"), f"the Galera cluster has two members, {members[0].name!r} and {members[1].name!r}",
+            "when they lose each other, neither half is a majority and both stop taking writes: two members survive nothing",
+            "add a third member to database.nodes",
+        )
+
+
+def galera_of_an_even_number(checked: Checked) -> Iterator[Finding]:
+    members = checked.cluster.database.nodes
+    if checked.cluster.database.vrrp and len(members) > 2 and len(members) % 2 == 0:
+        yield Finding(
+            ("database", "nodes"), f"the Galera cluster has {len(members)} members",
+            f"a split into two halves of {len(members) // 2} leaves no majority, and the even member adds no failure it survives",
+            f"run {len(members) - 1} or {len(members) + 1} members",
+        )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("HG204", "warning", "verify_remote_cert is false",
          "replication then trusts any certificate", remote_certificates_unchecked),
@@ -76,6 +96,10 @@ RULES: tuple[Rule, ...] = (
          "each running replication job holds a database connection", too_many_job_workers),
     Rule("HG304", "warning", "token_expiration shorter than a push may take",
          "a token that expires mid-push fails the push", token_outlived_by_a_push),
+    Rule("HG108", "error", "a Galera cluster of two",
+         "Galera takes writes only in a majority: two members stop together when they lose each other", galera_of_two),
+    Rule("HG109", "warning", "a Galera cluster of an even number of members",
+         "an even member adds no failure the cluster survives, and an even split stops it", galera_of_an_even_number),
     Rule("HG306", "info", "':z' relabel on CephFS volumes",
          "relabelling a network file system can fail on SELinux-enforcing hosts", selinux_relabel_on_cephfs),
 )

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from ...errors import InternalError
 from ...formats import split_http_url
-from ...model import Cluster, HarborSettings, Mount, Node, SecretRef, SqlDatabase, cephfs_of, load_balancer_of, nodes_of, secret_ref
+from ...model import (
+    Cluster,
+    HarborSettings,
+    Mount,
+    Node,
+    SecretRef,
+    SqlDatabase,
+    cephfs_of,
+    load_balancer_of,
+    nodes_of,
+    secret_ref,
+    vrrp_of,
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +86,18 @@ class Harbor1Settings(HarborSettings):
 
 @dataclass(frozen=True, kw_only=True)
 class MySQL(SqlDatabase):
-    """The MySQL (or MariaDB) server Harbor 1.1.2's adminserver, ui and jobservice use."""
+    """The MySQL (or MariaDB) server Harbor 1.1.2's adminserver, ui and jobservice use: one server, or a
+    MariaDB Galera cluster whose floating address (address) only a Synced member holds."""
 
-    engine: ClassVar[str] = "mysql"
+    gcache_size: str
+
+    @property
+    def engine(self) -> str:  # type: ignore[override]  # a Galera cluster is set up differently
+        return "galera" if self.vrrp else "mysql"
+
+    @property
+    def galera(self) -> bool:
+        return self.vrrp is not None
 
 
 @dataclass(frozen=True)
@@ -155,11 +176,16 @@ def _ldap(spec: dict[str, Any]) -> Ldap:
 
 
 def _database(spec: dict[str, Any], nodes: dict[str, Node]) -> MySQL:
+    machines = tuple(nodes[name] for name in spec.get("nodes", [spec.get("node")]))
+    vrrp = vrrp_of(spec, machines) if len(machines) > 1 else None
     return MySQL(
-        node=spec["node"],
-        address=nodes[spec["node"]].address,
+        node=machines[0].name,
+        address=vrrp.virtual_address if vrrp else machines[0].address,
         port=spec["port"],
         name=spec["name"],
         user=spec["user"],
         password=secret_ref(spec["password"]),
+        nodes=machines,
+        vrrp=vrrp,
+        gcache_size=spec["gcache_size"],
     )

@@ -160,6 +160,7 @@ def _postgresql(spec: dict[str, Any], nodes: dict[str, Node]) -> PostgreSQL:
         name=spec["name"],
         user=spec["user"],
         password=secret_ref(spec["password"]),
+        nodes=(nodes[spec["node"]],),
         ssl_mode=spec["ssl_mode"],
         max_idle_conns=spec["max_idle_conns"],
         max_open_conns=spec["max_open_conns"],

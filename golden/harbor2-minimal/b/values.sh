@@ -7,6 +7,8 @@ node='b'
 roles=('harbor' 'load-balancer')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=('ceph/admin.secret' 'harbor/harbor.yml' 'harbor/harborgen/pins/core.env' 'harbor/harborgen/pins/jobservice.env' 'harbor/harborgen/pins/registry-config.yml' 'harbor/harborgen/pins/registry.passwd' 'harbor/harborgen/pins/registryctl.env' 'secret/core/private_key.pem' 'secret/keys/secretkey' 'secret/registry/root.crt')
+# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+keepalived='false'
 
 # CephFS
 cephfs_fs_name='cephfs'
@@ -51,6 +53,4 @@ balancer_image='nginx:1.26'
 balancer_listen='8080'
 # Where apply.sh installs the site; the container mounts this directory read-only.
 balancer_conf_dir='/etc/harborgen/tiny2/nginx/conf.d'
-# A pair moves the floating address with keepalived (true), a single load balancer has none (false).
-keepalived='false'
 balancer_tls_files=()

@@ -7,14 +7,14 @@ node='lb1'
 roles=('load-balancer')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=()
+# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+keepalived='true'
 
 # Load balancer
 balancer_image='nginx:1.26'
 balancer_listen='80'
 # Where apply.sh installs the site; the container mounts this directory read-only.
 balancer_conf_dir='/etc/harborgen/lbpair/nginx/conf.d'
-# A pair moves the floating address with keepalived (true), a single load balancer has none (false).
-keepalived='true'
 # What run-nginx.sh hands to the other node before it replaces this one's container.
 floating_address='10.77.0.10'
 balancer_tls_files=()

@@ -7,6 +7,8 @@ node='b'
 roles=('harbor' 'load-balancer')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=('ceph/admin.secret' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/harbor.cfg' 'shared/secretkey')
+# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+keepalived='false'
 
 # CephFS
 cephfs_fs_name='cephfs'
@@ -51,6 +53,4 @@ balancer_image='nginx:1.26'
 balancer_listen='8080'
 # Where apply.sh installs the site; the container mounts this directory read-only.
 balancer_conf_dir='/etc/harborgen/tiny/nginx/conf.d'
-# A pair moves the floating address with keepalived (true), a single load balancer has none (false).
-keepalived='false'
 balancer_tls_files=()

@@ -194,7 +194,7 @@ replace_file() {
 if [ -n "$schema" ] && ! has_role database; then
     fail "--schema is for the database node; $node is ${roles[*]}"
 fi
-if [ -n "$schema" ] && [ "${database_engine:?values.sh of a database node names it}" != mysql ]; then
+if [ -n "$schema" ] && [ "${database_engine:?values.sh of a database node names it}" = postgresql ]; then
     fail "--schema loads Harbor 1.1.2's registry.sql into MySQL; this database is $database_engine (Harbor 2.15's core migrates its schema itself)"
 fi
 
@@ -486,6 +486,7 @@ set_up_database() {
     case ${database_engine:?values.sh of a database node names it} in
         postgresql) set_up_postgresql ;;
         mysql) set_up_mysql ;;
+        galera) set_up_galera ;;
         *) fail "values.sh names database engine $database_engine, which this apply.sh does not know" ;;
     esac
 }
@@ -516,6 +517,20 @@ set_up_mysql() {
     fi
 }
 
+# A Galera member runs the SQL only as a Synced member: the statements replicate to every member,
+# and a member not started yet has no cluster to write to. Starting is the operator's: the first
+# start of a cluster must happen on exactly one node.
+set_up_galera() {
+    if [ "$dry_run" = false ] && "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null; then
+        set_up_mysql
+        return
+    fi
+    [ -z "$schema" ] || [ "$dry_run" = true ] || fail "--schema needs a Synced Galera member here: start the cluster first"
+    step "Galera: MariaDB does not run here as a Synced member yet"
+    echo "First start, or after every member stopped: database/galera.sh bootstrap (it names the node to start)."
+    echo "Otherwise: systemctl start mariadb (this node joins the others); then run apply.sh again."
+}
+
 # The new site is checked before anything is installed: a bad one never reaches the running
 # nginx, nor the one a reboot would start from the installed directory.
 validate_load_balancer() {
@@ -530,7 +545,7 @@ validate_load_balancer() {
     fi
 }
 
-# keepalived of a load-balancer pair: reloaded when apply wrote one of its files (the floating
+# keepalived of a load-balancer pair or a Galera node: reloaded when apply wrote one of its files (the floating
 # address stays where it is), started when it does not run.
 start_keepalived() {
     if [ "$checking" = true ]; then
@@ -575,7 +590,9 @@ install_listed shared
 install_listed after-mount "installing the files of this bundle"
 if has_role database; then set_up_database; fi
 if has_role load-balancer; then start_load_balancer; fi
-if has_role load-balancer && [ "${keepalived:?values.sh of a load balancer says}" = true ]; then start_keepalived; fi
+if { has_role load-balancer || has_role database; } && [ "${keepalived:?values.sh of a load balancer or database node says}" = true ]; then
+    start_keepalived
+fi
 if [ "$checking" = true ]; then
     report_check
     exit $?
