@@ -33,8 +33,13 @@ class Instance:
 
     name: str  # of the vrrp_instance and its vrrp_script
     vrrp: Vrrp
-    check: str  # the track script's command line
+    script: str  # the track script, installed
+    argument: str
     fails_when: str  # for the configuration's comment
+
+    @property
+    def check(self) -> str:
+        return f"{self.script} {self.argument}"
 
 
 def instances(cluster: Cluster, node: Node) -> tuple[Instance, ...]:
@@ -42,10 +47,10 @@ def instances(cluster: Cluster, node: Node) -> tuple[Instance, ...]:
     balancer, database = cluster.load_balancer, cluster.database
     word = cluster.name.replace("-", "_")  # keepalived names are words; a cluster name is a DNS label
     if balancer.vrrp and node in balancer.nodes:
-        found.append(Instance(f"harbor_{word}", balancer.vrrp, f"{CHECK_NGINX} {balancer.listen}",
+        found.append(Instance(f"harbor_{word}", balancer.vrrp, CHECK_NGINX, str(balancer.listen),
                               f"this node's nginx does not answer on {balancer.listen}"))
     if database.vrrp and node in database.nodes:
-        found.append(Instance(f"database_{word}", database.vrrp, f"{CHECK_GALERA} {MARIADB_SOCKET}",
+        found.append(Instance(f"database_{word}", database.vrrp, CHECK_GALERA, MARIADB_SOCKET,
                               "this node's MariaDB is not a Synced member of the primary component"))
     return tuple(found)
 
@@ -54,12 +59,9 @@ def _in_a_group(cluster: Cluster, node: Node) -> bool:
     return bool(instances(cluster, node))
 
 
-def _in_the_pair(cluster: Cluster, node: Node) -> bool:
-    return cluster.load_balancer.vrrp is not None and node in cluster.load_balancer.nodes
-
-
-def _in_the_galera_group(cluster: Cluster, node: Node) -> bool:
-    return cluster.database.vrrp is not None and node in cluster.database.nodes
+def _tracked_with(script: str):
+    """The row of a track script: in the bundles of the machines whose instances run it."""
+    return lambda cluster, node: any(instance.script == script for instance in instances(cluster, node))
 
 
 def _at(path: str) -> Install:
@@ -75,9 +77,9 @@ ROWS = (
     Row("keepalived/keepalived.conf", "keepalived/keepalived.conf.j2", ROLES, "text", RELOADS, _at(CONF),
         when=_in_a_group, values=_values),
     Row("keepalived/check-nginx.sh", "scripts/check-nginx.sh", ("load-balancer",), "text", RELOADS, _at(CHECK_NGINX),
-        when=_in_the_pair),
+        when=_tracked_with(CHECK_NGINX)),
     Row("keepalived/check-galera.sh", "scripts/check-galera.sh", ("database",), "text", RELOADS, _at(CHECK_GALERA),
-        when=_in_the_galera_group),
+        when=_tracked_with(CHECK_GALERA)),
     Row("keepalived/notify.sh", "scripts/keepalived-notify.sh", ROLES, "text", RELOADS, _at(NOTIFY_SCRIPT),
         when=_in_a_group),
     Row("keepalived/keepalived-service.conf", "keepalived/keepalived-service.conf.j2", ROLES, "text", RELOADS,
