@@ -71,6 +71,9 @@ def test_bootstrap_from_nothing_starts_only_the_first_member_and_the_schema_ids_
                           str(cluster.bundle("db1") / "apply.sh"), "--root", str(env_root),
                           "--schema", str(require_reference() / "registry.sql"))
     assert applied.returncode == 0, applied.stdout + applied.stderr
+    checked = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
+                          str(cluster.bundle("db1") / "apply.sh"), "--root", str(env_root), "--check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
     for name in MEMBERS:
         owner = _rows(cluster, name, "SELECT u.username FROM registry.project p JOIN registry.user u ON u.user_id = p.owner_id "
@@ -97,6 +100,12 @@ def test_after_a_whole_cluster_outage_only_the_most_advanced_member_bootstraps(c
         assert cluster.sql("db1", write).returncode == 0
     acknowledged = written("db1")
     cluster.kill("db2")  # db1 alone is no majority: it takes no more writes, and then it crashes too
+    _wait_for(lambda: cluster.state("db1") != "Synced")
+    root = cluster.directory / "check-root"
+    root.mkdir()
+    checked = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
+                          str(cluster.bundle("db1") / "apply.sh"), "--root", str(root), "--check")
+    assert checked.returncode == 1 and "this Galera member is not Synced" in checked.stdout, checked.stdout + checked.stderr
     cluster.kill("db1")
 
     # db3 missed three writes; db1 and db2 have them all, and the tie goes to the first listed.

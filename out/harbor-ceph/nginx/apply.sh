@@ -482,7 +482,15 @@ check_mount() {
 }
 
 set_up_database() {
-    [ "$checking" = false ] || return 0  # the database's state is the database's: SQL is not a file to compare
+    if [ "$checking" = true ]; then
+        # The database's content is the database's: SQL is not a file to compare. A Galera member's
+        # state is this machine's, though: one that is not Synced takes no writes.
+        if [ "${database_engine:?values.sh of a database node names it}" = galera ]; then
+            "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null \
+                || drift mariadb "this Galera member is not Synced in the primary component: it takes no writes and cannot hold $database_host"
+        fi
+        return 0
+    fi
     case ${database_engine:?values.sh of a database node names it} in
         postgresql) set_up_postgresql ;;
         mysql) set_up_mysql ;;
@@ -521,11 +529,11 @@ set_up_mysql() {
 # and a member not started yet has no cluster to write to. Starting is the operator's: the first
 # start of a cluster must happen on exactly one node.
 set_up_galera() {
-    if [ "$dry_run" = false ] && "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null; then
+    if "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null; then
         set_up_mysql
         return
     fi
-    [ -z "$schema" ] || [ "$dry_run" = true ] || fail "--schema needs a Synced Galera member here: start the cluster first"
+    [ -z "$schema" ] || fail "--schema needs a Synced Galera member here: start the cluster first"
     step "Galera: MariaDB does not run here as a Synced member yet"
     echo "First start, or after every member stopped: database/galera.sh bootstrap (it names the node to start)."
     echo "Otherwise: systemctl start mariadb (this node joins the others); then run apply.sh again."
