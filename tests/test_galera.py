@@ -106,6 +106,8 @@ def test_after_a_whole_cluster_outage_only_the_most_advanced_member_bootstraps(c
     checked = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
                           str(cluster.bundle("db1") / "apply.sh"), "--root", str(root), "--check")
     assert checked.returncode == 1 and "this Galera member is not Synced" in checked.stdout, checked.stdout + checked.stderr
+    stranded = cluster.galera_sh("db3", "bootstrap")
+    assert stranded.returncode == 1 and "db1 runs, but in no primary component" in stranded.stderr, stranded.stdout + stranded.stderr
     cluster.kill("db1")
 
     # db3 missed three writes; db1 and db2 have them all, and the tie goes to the first listed.

@@ -19,12 +19,15 @@ datadir=/var/lib/mysql
 position() {
     local status
     if status=$(mysql --no-defaults --protocol=socket --socket=/run/mysqld/mysqld.sock --user=root --batch --skip-column-names \
-        --execute="SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_uuid', 'wsrep_last_committed')" 2>/dev/null); then
+        --execute="SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_uuid', 'wsrep_last_committed', 'wsrep_cluster_status')" 2>/dev/null); then
         if ! grep -q '^wsrep_local_state_uuid' <<<"$status"; then
             echo "state=standalone uuid=none seqno=unknown safe_to_bootstrap=0"  # MariaDB runs without Galera
             return
         fi
-        printf 'state=running uuid=%s seqno=%s safe_to_bootstrap=0\n' \
+        local running=running
+        # A member that lost the majority keeps running, but takes no writes until a primary component exists again.
+        grep -qx $'wsrep_cluster_status\tPrimary' <<<"$status" || running=non-primary
+        printf 'state=%s uuid=%s seqno=%s safe_to_bootstrap=0\n' "$running" \
             "$(awk '$1 == "wsrep_local_state_uuid" {print $2}' <<<"$status")" \
             "$(awk '$1 == "wsrep_last_committed" {print $2}' <<<"$status")"
         return
@@ -99,6 +102,7 @@ done
 for member in "${members[@]}"; do
     case $(value_of state "${seen[$member]}") in
         running) refuse "$member runs: the cluster exists; start this node with 'systemctl start mariadb' and it joins" ;;
+        non-primary) refuse "$member runs, but in no primary component (the majority is gone): on the running member with the highest seqno, mysql -e \"SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'\" makes it the cluster again; or stop every member and run this again" ;;
         standalone) refuse "$member runs MariaDB without Galera (it reads galera.cnf only when it starts): stop it there (systemctl stop mariadb), then run this again" ;;
     esac
 done
