@@ -44,10 +44,14 @@ class GaleraLab:
         self.lab = Lab("gl")
         self.sleepers: dict[str, int] = {}
         self.ssh_map = directory / "ssh-map"
-        for name, address in {**MEMBERS, **HARBOR_NODES}.items():
-            self.lab.machine(name, address)
-        for name in MEMBERS:
-            self._prepare(name)
+        try:
+            for name, address in {**MEMBERS, **HARBOR_NODES}.items():
+                self.lab.machine(name, address)
+            for name in MEMBERS:
+                self._prepare(name)
+        except BaseException:
+            self.lab.close()  # the caller never gets the lab to close
+            raise
         self.ssh_map.write_text("".join(f"{MEMBERS[name]} {pid}\n" for name, pid in self.sleepers.items()))
 
     def _prepare(self, name: str) -> None:
