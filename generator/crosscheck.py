@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
-from .documents import GROUPS, CrossCheck, Document, balancer_nodes, group_nodes, nodes_with, secret_references
+from .documents import GROUPS, CrossCheck, Document, group_nodes, nodes_with, secret_references
 from .errors import Diagnostic
 from .formats import is_ipv4, split_http_url
 from .loader import Located
@@ -245,7 +245,7 @@ def _overlaps(first: str, second: str) -> bool:
 def load_balancer_port_free_on_harbor_node(document: Document, located: Located) -> Iterator[Diagnostic]:
     balancer = document["load_balancer"]
     published = _target(document).published_ports(document)
-    for _, name in balancer_nodes(document):
+    for _, name in group_nodes(document, "load_balancer"):
         node = document["nodes"].get(name)
         if node and "harbor" in node["roles"] and balancer["listen"] in published:
             yield located.diagnostic(

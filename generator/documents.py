@@ -28,10 +28,6 @@ def group_nodes(document: Document, section: str) -> list[tuple[tuple, str]]:
     return single + [((section, "nodes", index), name) for index, name in enumerate(spec.get("nodes", []))]
 
 
-def balancer_nodes(document: Document) -> list[tuple[tuple, str]]:
-    return group_nodes(document, "load_balancer")
-
-
 def secret_references(value: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
     """(path, name) of every {secret: name} in a document."""
     if isinstance(value, dict):

@@ -215,7 +215,7 @@ _ROLE_PHASES = {"database": Phase.DATABASE, "load-balancer": Phase.BALANCER}
 def _phase(action: Action, roles: tuple[str, ...]) -> Phase:
     """A plain apply, or keepalived's reload, runs with the other steps of a database or load-balancer machine."""
     if action in (Action.APPLY, Action.RELOAD_KEEPALIVED) and roles and all(role in _ROLE_PHASES for role in roles):
-        return min((_ROLE_PHASES[role] for role in roles), key=lambda phase: phase.value)
+        return min(_ROLE_PHASES[role] for role in roles)
     return action.phase
 
 

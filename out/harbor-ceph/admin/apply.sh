@@ -486,8 +486,7 @@ set_up_database() {
         # The database's content is the database's: SQL is not a file to compare. A Galera member's
         # state is this machine's, though: one that is not Synced takes no writes.
         if [ "${database_engine:?values.sh of a database node names it}" = galera ]; then
-            "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null \
-                || drift mariadb "this Galera member is not Synced in the primary component: it takes no writes and cannot hold $database_host"
+            is_a_synced_member || drift mariadb "this Galera member is not Synced in the primary component: it takes no writes and cannot hold $database_host"
         fi
         return 0
     fi
@@ -525,11 +524,16 @@ set_up_mysql() {
     fi
 }
 
+# The question keepalived asks before this member may hold the database's address (read-only).
+is_a_synced_member() {
+    "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null
+}
+
 # A Galera member runs the SQL only as a Synced member: the statements replicate to every member,
 # and a member not started yet has no cluster to write to. Starting is the operator's: the first
 # start of a cluster must happen on exactly one node.
 set_up_galera() {
-    if "$here/keepalived/check-galera.sh" /run/mysqld/mysqld.sock 9>&- 2>/dev/null; then
+    if is_a_synced_member; then
         set_up_mysql
         return
     fi
