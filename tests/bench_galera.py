@@ -25,17 +25,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, galera_lab(Path(scratch), tree) as lab:
         write_tree(materialize(tree, secrets_for(TOPOLOGY, token_key_pair("bench"), harbor_db_password=PASSWORD)),
                    Path(scratch) / "bundles", private=True)
-        (Path(scratch) / "stub-state").mkdir()
         first, *others = MEMBERS
         assert lab.galera_sh(first, "bootstrap").returncode == 0
         lab.wait_synced(first)
         for name in others:
             lab.start(name)
             lab.wait_synced(name)
-        root = Path(scratch) / "root"
-        root.mkdir()
-        applied = lab.run(first, "env", f"STUB_STATE={Path(scratch) / 'stub-state'}", "bash", str(lab.bundle(first) / "apply.sh"),
-                          "--root", str(root), "--schema", str(require_reference() / "registry.sql"))
+        applied = lab.apply(first, Path(scratch) / "root", "--schema", str(require_reference() / "registry.sql"))
         assert applied.returncode == 0, applied.stdout + applied.stderr
         for name in MEMBERS:
             lab.start_keepalived(name)

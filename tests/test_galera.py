@@ -25,7 +25,6 @@ def cluster(tmp_path_factory, token_pair):
     with galera_lab(directory, tree) as lab:
         values = secrets_for(TOPOLOGY, token_pair, harbor_db_password=PASSWORD)
         write_tree(materialize(tree, values), directory / "bundles", private=True)
-        (directory / "stub-state").mkdir()
         yield lab
 
 
@@ -65,14 +64,10 @@ def test_bootstrap_from_nothing_starts_only_the_first_member_and_the_schema_ids_
     again = cluster.galera_sh("db3", "bootstrap")
     assert again.returncode == 1 and "runs: the cluster exists" in again.stderr
 
-    env_root = tmp_path / "root"
-    env_root.mkdir()
-    applied = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
-                          str(cluster.bundle("db1") / "apply.sh"), "--root", str(env_root),
-                          "--schema", str(require_reference() / "registry.sql"))
+    root = tmp_path / "root"
+    applied = cluster.apply("db1", root, "--schema", str(require_reference() / "registry.sql"))
     assert applied.returncode == 0, applied.stdout + applied.stderr
-    checked = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
-                          str(cluster.bundle("db1") / "apply.sh"), "--root", str(env_root), "--check")
+    checked = cluster.apply("db1", root, "--check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     for name in MEMBERS:
@@ -101,10 +96,7 @@ def test_after_a_whole_cluster_outage_only_the_most_advanced_member_bootstraps(c
     acknowledged = written("db1")
     cluster.kill("db2")  # db1 alone is no majority: it takes no more writes, and then it crashes too
     _wait_for(lambda: cluster.state("db1") != "Synced")
-    root = cluster.directory / "check-root"
-    root.mkdir()
-    checked = cluster.run("db1", "env", f"STUB_STATE={cluster.directory / 'stub-state'}", "bash",
-                          str(cluster.bundle("db1") / "apply.sh"), "--root", str(root), "--check")
+    checked = cluster.apply("db1", cluster.directory / "check-root", "--check")
     assert checked.returncode == 1 and "this Galera member is not Synced" in checked.stdout, checked.stdout + checked.stderr
     stranded = cluster.galera_sh("db3", "bootstrap")
     assert stranded.returncode == 1 and "db1 runs, but in no primary component" in stranded.stderr, stranded.stdout + stranded.stderr

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from generator.pipeline import load_cluster
-from tests.harness.netlab import Lab
+from tests.harness.netlab import Lab, keepalived_files
 from tests.helpers import ROOT, TOPOLOGIES, require_tool
 
 TOPOLOGY = TOPOLOGIES / "galera.yaml"
@@ -32,6 +31,7 @@ HARBOR_NODES = {node.name: node.address for node in _CLUSTER.harbor_nodes}
 SOCKET = "/run/mysqld/mysqld.sock"
 STUBS = ROOT / "tests" / "stubs"
 START_TIMEOUT = 90
+SETTLE = 30  # seconds the lab waits at most for the floating address to settle
 # Small enough for three servers on a shared machine; the rest is the bundle's.
 TEST_SETTINGS = "[mysqld]\ninnodb_buffer_pool_size = 32M\nlog_error = /var/lib/mysql/error.log\nperformance_schema = OFF\n"
 MOUNTED = ("/etc/mysql", "/var/lib/mysql", "/run/mysqld", "/etc/keepalived")
@@ -44,6 +44,8 @@ class GaleraLab:
         self.lab = Lab("gl")
         self.sleepers: dict[str, int] = {}
         self.ssh_map = directory / "ssh-map"
+        self.stub_state = directory / "stub-state"  # the systemctl stand-in's: no systemd in the lab
+        self.stub_state.mkdir()
         try:
             for name, address in {**MEMBERS, **HARBOR_NODES}.items():
                 self.lab.machine(name, address)
@@ -64,14 +66,7 @@ class GaleraLab:
         for sub in ("var-lib-mysql", "run-mysqld"):
             (own / sub).mkdir(parents=True)
             shutil.chown(own / sub, "mysql", "mysql")
-        keepalived = own / "etc-keepalived"
-        keepalived.mkdir()
-        for bundle_path, installed in (("keepalived/keepalived.conf", "keepalived.conf"),
-                                       ("keepalived/check-galera.sh", "harborgen-check-galera.sh"),
-                                       ("keepalived/notify.sh", "harborgen-notify.sh")):
-            artifact = self.tree[f"{name}/{bundle_path}"]
-            (keepalived / installed).write_bytes(artifact.content)
-            (keepalived / installed).chmod(0o755 if artifact.executable else 0o644)
+        keepalived_files(self.tree, name, own / "etc-keepalived")
         binds = " && ".join(f"mount --bind {own / source} {target}" for source, target in
                             zip(("etc-mysql", "var-lib-mysql", "run-mysqld", "etc-keepalived"), MOUNTED, strict=True))
         holder = self.lab.start(name, "unshare", "--mount", "--propagation", "private", "bash", "-c", f"{binds} && exec sleep 3600")
@@ -100,7 +95,7 @@ class GaleraLab:
         return ["nsenter", "-t", str(self.sleepers[name]), "-m", "-n", *command]
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PATH": f"{STUBS / 'galera'}:{os.environ['PATH']}",
+        return {**os.environ, "PATH": f"{STUBS / 'galera'}:{os.environ['PATH']}", "STUB_STATE": str(self.stub_state),
                 "HARBORGEN_SSH": str(STUBS / "galera" / "lab-ssh"), "LAB_SSH_MAP": str(self.ssh_map)}
 
     def run(self, name: str, *command: str, timeout: float = 120, stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -109,6 +104,11 @@ class GaleraLab:
 
     def bundle(self, name: str) -> Path:
         return self.directory / "bundles" / name
+
+    def apply(self, name: str, root: Path, *arguments: str) -> subprocess.CompletedProcess:
+        """The member's bundle applied on the machine: its files under ROOT, its SQL on the member's server."""
+        root.mkdir(parents=True, exist_ok=True)
+        return self.run(name, "bash", str(self.bundle(name) / "apply.sh"), "--root", str(root), *arguments)
 
     def galera_sh(self, name: str, *arguments: str) -> subprocess.CompletedProcess:
         return self.run(name, "bash", str(self.bundle(name) / "database" / "galera.sh"), *arguments)
@@ -153,21 +153,14 @@ class GaleraLab:
         self.lab.processes.append(process)
 
     def holders(self) -> list[str]:
-        return [name for name in MEMBERS if VIP in self.lab.addresses(name)]
+        return self.lab.holders(MEMBERS, VIP)
 
-    def wait_for_one_holder(self, not_on: str | None = None, timeout: float = 30) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            holders = self.holders()
-            if len(holders) == 1 and holders[0] != not_on:
-                return holders[0]
-            time.sleep(0.1)
-        raise AssertionError(f"the floating address is on {self.holders()} after {timeout} s")
+    def wait_for_one_holder(self, not_on: str | None = None) -> str:
+        return self.lab.wait_for_one_holder(MEMBERS, VIP, SETTLE, not_on)
 
     def kill(self, name: str) -> None:
-        for pid in self.lab.pids_of(name, "mariadbd"):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        """SIGKILL the member's mariadbd, and wait until it is gone."""
+        self.lab.kill(name, "mariadbd")
         deadline = time.monotonic() + 20
         while self.lab.pids_of(name, "mariadbd") and time.monotonic() < deadline:
             time.sleep(0.1)

@@ -8,15 +8,13 @@ the paths apply.sh installs them to (/etc/keepalived). Nothing touches the host'
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from generator.pipeline import load_cluster
-from tests.harness.netlab import Lab
+from tests.harness.netlab import Lab, keepalived_files
 from tests.harness.poller import outage
 from tests.helpers import ROOT, TOPOLOGIES, compiled, require_tool
 
@@ -36,16 +34,7 @@ class Pair:
         self.nginx_binary, self.keepalived_binary = require_tool("nginx"), require_tool("keepalived")
 
     def _files(self, name: str) -> Path:
-        """The bundle's keepalived files, at the names apply.sh installs them under /etc/keepalived."""
-        etc = self.directory / name / "etc-keepalived"
-        etc.mkdir(parents=True, exist_ok=True)
-        for bundle_path, installed in (("keepalived/keepalived.conf", "keepalived.conf"),
-                                       ("keepalived/check-nginx.sh", "harborgen-check-nginx.sh"),
-                                       ("keepalived/notify.sh", "harborgen-notify.sh")):
-            artifact = self.tree[f"{name}/{bundle_path}"]
-            (etc / installed).write_bytes(artifact.content)
-            (etc / installed).chmod(0o755 if artifact.executable else 0o644)
-        return etc
+        return keepalived_files(self.tree, name, self.directory / name / "etc-keepalived")
 
     def start_nginx(self, name: str) -> None:
         directory = self.directory / name / "nginx"
@@ -65,21 +54,13 @@ class Pair:
                        log=self.directory / name / "keepalived.log")
 
     def kill(self, name: str, program: str) -> None:
-        for pid in self.lab.pids_of(name, program):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        self.lab.kill(name, program)
 
     def holders(self) -> list[str]:
-        return [name for name in BALANCERS if VIP in self.lab.addresses(name)]
+        return self.lab.holders(BALANCERS, VIP)
 
     def wait_for_one_holder(self, not_on: str | None = None) -> str:
-        deadline = time.monotonic() + SETTLE
-        while time.monotonic() < deadline:
-            holders = self.holders()
-            if len(holders) == 1 and holders[0] != not_on:
-                return holders[0]
-            time.sleep(0.1)
-        raise AssertionError(f"the floating address is on {self.holders()} after {SETTLE} s")
+        return self.lab.wait_for_one_holder(BALANCERS, VIP, SETTLE, not_on)
 
     def poll(self, log: Path, stop: Path, seconds: float = 60):
         return self.lab.start("client", sys.executable, "-m", "tests.harness.poller", f"http://{VIP}/whoami", "0.05",

@@ -76,6 +76,26 @@ class Lab:
                 pids.append(int(pid))
         return pids
 
+    def kill(self, name: str, program: str) -> None:
+        """SIGKILL every process of PROGRAM in the machine: a crash, not a stop."""
+        for pid in self.pids_of(name, program):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def holders(self, names, address: str) -> list[str]:
+        """Which of the machines NAMES have ADDRESS (a floating address) on their eth0."""
+        return [name for name in names if address in self.addresses(name)]
+
+    def wait_for_one_holder(self, names, address: str, timeout: float, not_on: str | None = None) -> str:
+        """The one machine of NAMES that holds ADDRESS, once exactly one does (and it is not NOT_ON)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            holders = self.holders(names, address)
+            if len(holders) == 1 and holders[0] != not_on:
+                return holders[0]
+            time.sleep(0.1)
+        raise AssertionError(f"{address} is on {self.holders(names, address)} after {timeout} s")
+
     def addresses(self, name: str) -> set[str]:
         result = self.run(name, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
         return {line.split()[3].split("/")[0] for line in result.stdout.splitlines()}
@@ -89,6 +109,21 @@ class Lab:
             _kill_everything_in(namespace)
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
         self.machines.clear()
+
+
+def keepalived_files(tree, node: str, etc: Path) -> Path:
+    """NODE's keepalived files of a render, in ETC at the names apply.sh installs them under
+    /etc/keepalived (the catalogue's destinations): a lab bind-mounts ETC there."""
+    from generator.artifacts.keepalived import ROWS
+
+    etc.mkdir(parents=True, exist_ok=True)
+    for row in ROWS:
+        destination = Path(row.install.destination(None, None))  # fixed paths: they ask nothing of the cluster
+        artifact = tree.get(f"{node}/{row.path}")
+        if artifact is not None and destination.parent == Path("/etc/keepalived"):
+            (etc / destination.name).write_bytes(artifact.content)
+            (etc / destination.name).chmod(0o755 if artifact.executable else 0o644)
+    return etc
 
 
 def _kill_everything_in(namespace: str) -> None:
