@@ -15,13 +15,13 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from generator.pipeline import load_cluster
 from tests.harness.netlab import Lab, keepalived_files
+from tests.harness.sql_writer import acknowledged, writing
 from tests.helpers import ROOT, TOPOLOGIES, require_tool
 
 TOPOLOGY = TOPOLOGIES / "galera.yaml"
@@ -67,29 +67,10 @@ class GaleraLab:
             (own / sub).mkdir(parents=True)
             shutil.chown(own / sub, "mysql", "mysql")
         keepalived_files(self.tree, name, own / "etc-keepalived")
-        binds = " && ".join(f"mount --bind {own / source} {target}" for source, target in
-                            zip(("etc-mysql", "var-lib-mysql", "run-mysqld", "etc-keepalived"), MOUNTED, strict=True))
-        holder = self.lab.start(name, "unshare", "--mount", "--propagation", "private", "bash", "-c", f"{binds} && exec sleep 3600")
-        deadline = time.monotonic() + 10
-        while not (own / "var-lib-mysql").exists() or not self._mounted(holder.pid):
-            assert time.monotonic() < deadline and holder.poll() is None, f"{name}: its mount namespace did not come up"
-            time.sleep(0.05)
-        self.sleepers[name] = self._sleeper(holder.pid)
+        sources = ("etc-mysql", "var-lib-mysql", "run-mysqld", "etc-keepalived")
+        self.sleepers[name] = self.lab.hold_mounts(name, {own / source: target for source, target in zip(sources, MOUNTED, strict=True)})
         installed = self.run(name, "mariadb-install-db", "--user=mysql", "--skip-test-db", timeout=120)
         assert installed.returncode == 0, installed.stdout + installed.stderr
-
-    def _mounted(self, pid: int) -> bool:
-        sleeper = self._sleeper(pid)
-        return sleeper is not None and all(f" {target} " in Path(f"/proc/{sleeper}/mountinfo").read_text() for target in MOUNTED)
-
-    @staticmethod
-    def _sleeper(pid: int) -> int | None:
-        """ip netns exec, then unshare, then the sleep it execs: the process whose namespaces are the machine's."""
-        for candidate in (pid, *_descendants(pid)):
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{candidate}/cmdline").read_bytes().startswith(b"sleep"):
-                    return candidate
-        return None
 
     def machine_command(self, name: str, *command: str) -> list[str]:
         return ["nsenter", "-t", str(self.sleepers[name]), "-m", "-n", *command]
@@ -169,44 +150,17 @@ class GaleraLab:
         self.lab.close()
 
 
-def acknowledged(log: Path) -> tuple[list[str], float | None]:
-    """The rows the writer's server acknowledged, and the seconds from its first failure to the next
-    success (0 when none failed, None when it never succeeded again)."""
-    entries = [line.split() for line in log.read_text().splitlines() if line.strip()]
-    rows = [f"w{entry[2]}" for entry in entries if entry[1] == "ok"]
-    first_fail = next((float(entry[0]) for entry in entries if entry[1] == "fail"), None)
-    if first_fail is None:
-        return rows, 0.0
-    back = next((float(entry[0]) for entry in entries if entry[1] == "ok" and float(entry[0]) > first_fail), None)
-    return rows, None if back is None else back - first_fail
-
-
 def kill_the_writer(lab: GaleraLab, directory: Path, password: str) -> tuple[str, str, list[str], float | None]:
     """A client on a Harbor node writes through the floating address while the holder's mariadbd is
     killed: (old holder, new holder, acknowledged rows, seconds without a successful write)."""
-    directory.mkdir(parents=True, exist_ok=True)
     holder = lab.wait_for_one_holder()
-    stop, log = directory / "stop", directory / "writes.log"
-    writer = lab.lab.start(next(iter(HARBOR_NODES)), sys.executable, "-m", "tests.harness.galera_writer", VIP, password,
-                           str(log), str(stop), "60", cwd=ROOT)
-    try:
+    with writing(lab.lab, next(iter(HARBOR_NODES)), "mysql", VIP, password, directory, 60) as log:
         time.sleep(3)
         lab.kill(holder)
         new_holder = lab.wait_for_one_holder(not_on=holder)
         time.sleep(5)
-    finally:
-        stop.touch()
-        writer.wait(timeout=30)
     rows, window = acknowledged(log)
-    return holder, new_holder, rows, window
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    with contextlib.suppress(OSError):
-        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-            found += [int(child), *_descendants(int(child))]
-    return found
+    return holder, new_holder, [f"w{number}" for number in rows], window
 
 
 @contextlib.contextmanager

@@ -63,16 +63,18 @@ class Lab:
         _ip("-n", self.bridge_ns, "link", "set", f"p-{name}"[:15], "up" if up else "down")
 
     def pids_of(self, name: str, program: str) -> list[int]:
-        """The processes of PROGRAM (its file name) that run in the machine's namespace."""
+        """The processes of PROGRAM (its file name, or its script's under an interpreter: Patroni is
+        python3 /usr/bin/patroni) that run in the machine's namespace."""
         found = subprocess.run(["ip", "netns", "pids", self.machines[name]], capture_output=True, text=True, timeout=30)
         pids = []
         for pid in found.stdout.split():
             try:
-                argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
             except OSError:
                 continue
-            words = argv0.decode(errors="replace").split()  # nginx rewrites its title: "nginx: master process ..."
-            if words and os.path.basename(words[0]).startswith(program):
+            words = argv[0].split()  # nginx rewrites its title: "nginx: master process ..."
+            names = [os.path.basename(word) for word in [*words[:1], *argv[1:2]]]
+            if words and (names[0].startswith(program) or (names[0].startswith("python") and program in names[1:])):
                 pids.append(int(pid))
         return pids
 
@@ -95,6 +97,19 @@ class Lab:
                 return holders[0]
             time.sleep(0.1)
         raise AssertionError(f"{address} is on {self.holders(names, address)} after {timeout} s")
+
+    def hold_mounts(self, name: str, binds: dict[Path, str]) -> int:
+        """A private mount namespace in machine NAME, with each directory (or file) of BINDS mounted
+        at its path there, held open by a sleeping process: that process's PID, for nsenter."""
+        mounts = " && ".join(f"mount --bind {source} {target}" for source, target in binds.items())
+        holder = self.start(name, "unshare", "--mount", "--propagation", "private", "bash", "-c", f"{mounts} && exec sleep 3600")
+        deadline = time.monotonic() + 10
+        while True:
+            sleeper = _sleeper(holder.pid)
+            if sleeper is not None and all(f" {target} " in Path(f"/proc/{sleeper}/mountinfo").read_text() for target in binds.values()):
+                return sleeper
+            assert time.monotonic() < deadline and holder.poll() is None, f"{name}: its mount namespace did not come up"
+            time.sleep(0.05)
 
     def addresses(self, name: str) -> set[str]:
         result = self.run(name, "ip", "-o", "-4", "addr", "show", "dev", "eth0")
@@ -124,6 +139,23 @@ def keepalived_files(tree, node: str, etc: Path) -> Path:
             (etc / destination.name).write_bytes(artifact.content)
             (etc / destination.name).chmod(0o755 if artifact.executable else 0o644)
     return etc
+
+
+def _sleeper(pid: int) -> int | None:
+    """ip netns exec, then unshare, then the sleep it execs: the process whose namespaces are the machine's."""
+    for candidate in (pid, *_descendants(pid)):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{candidate}/cmdline").read_bytes().startswith(b"sleep"):
+                return candidate
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(OSError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += [int(child), *_descendants(int(child))]
+    return found
 
 
 def _kill_everything_in(namespace: str) -> None:
