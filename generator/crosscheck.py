@@ -100,7 +100,7 @@ def _vip_is_no_nodes_address(document: Document, located: Located, section: str)
 
 
 def groups_keep_apart(document: Document, located: Located) -> Iterator[Diagnostic]:
-    """The load-balancer pair and the Galera database each need a floating address and a VRRP router id of their own."""
+    """The load-balancer pair and the replicated database each need a floating address and a VRRP router id of their own."""
     balancer, database = document["load_balancer"], document["database"]
     if "vrrp" not in balancer or "vrrp" not in database:
         return

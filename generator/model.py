@@ -176,7 +176,7 @@ class Vrrp:
         return tuple(other for other in self.members if other.name != node.name)
 
 
-# Priorities of a group's nodes (a load-balancer pair, a Galera database) when the topology gives none: distinct, highest first, and near
+# Priorities of a group's nodes (a load-balancer pair, a replicated database) when the topology gives none: distinct, highest first, and near
 # the top of the range, because a BACKUP waits three adverts plus (256 - priority)/256 s before it takes
 # the address from a silent MASTER: 150 and 100 cost 0.4-0.6 s of every failover, 254 and 244 under 0.05 s.
 DEFAULT_PRIORITIES = (254, 244, 234, 224, 214, 204, 194, 184)
@@ -301,7 +301,7 @@ def load_balancer_of(
 
 
 def vrrp_of(spec: dict[str, Any], machines: tuple[Node, ...]) -> Vrrp:
-    """How the machines of a group (a load-balancer pair, a Galera database) move its floating address."""
+    """How the machines of a group (a load-balancer pair, a replicated database) move its floating address."""
     settings = spec["vrrp"]
     given = settings.get("priorities", {})  # every node's, or none (the cross-checks): then the defaults
     return Vrrp(

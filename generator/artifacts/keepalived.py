@@ -1,6 +1,7 @@
 """keepalived on the machines of a group that shares a floating address (templates/keepalived/): a
-load-balancer pair, and a Galera database whose address only a Synced member holds. A machine in
-both groups runs one keepalived with one VRRP instance per group.
+load-balancer pair, a Galera database whose address only a Synced member holds, and a Patroni
+database whose address only its leader holds. A machine in both groups runs one keepalived with one
+VRRP instance per group.
 
 keepalived runs on the host, from the distribution's package under systemd, not in a container:
 it needs the host's network namespace and NET_ADMIN anyway, its track scripts must reach the
@@ -12,13 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..model import Cluster, Node, Vrrp
+from ..errors import InternalError
+from ..model import Cluster, Node, SqlDatabase, Vrrp
 from ..review.impacts import Action, Impact
 from .catalogue import Install, Row
 
 CONF = "/etc/keepalived/keepalived.conf"
 CHECK_NGINX = "/etc/keepalived/harborgen-check-nginx.sh"
 CHECK_GALERA = "/etc/keepalived/harborgen-check-galera.sh"
+CHECK_PATRONI = "/etc/keepalived/harborgen-check-patroni.sh"
 NOTIFY_SCRIPT = "/etc/keepalived/harborgen-notify.sh"
 DROP_IN = "/etc/systemd/system/keepalived.service.d/harborgen.conf"
 # Debian's MariaDB socket: the Galera check asks the local server as root, by unix_socket authentication.
@@ -50,9 +53,17 @@ def instances(cluster: Cluster, node: Node) -> tuple[Instance, ...]:
         found.append(Instance(f"harbor_{word}", balancer.vrrp, CHECK_NGINX, str(balancer.listen),
                               f"this node's nginx does not answer on {balancer.listen}"))
     if database.vrrp and node in database.nodes:
-        found.append(Instance(f"database_{word}", database.vrrp, CHECK_GALERA, MARIADB_SOCKET,
-                              "this node's MariaDB is not a Synced member of the primary component"))
+        found.append(Instance(f"database_{word}", database.vrrp, *_holder_check(database, node)))
     return tuple(found)
+
+
+def _holder_check(database: SqlDatabase, node: Node) -> tuple[str, str, str]:
+    """(script, argument, when it fails) of the question a database member answers before it may hold the address."""
+    if database.engine == "galera":
+        return CHECK_GALERA, MARIADB_SOCKET, "this node's MariaDB is not a Synced member of the primary component"
+    if database.engine == "patroni":
+        return CHECK_PATRONI, database.patroni.rest_api(node), "this node's Patroni does not lead the cluster with a running primary"  # type: ignore[attr-defined]
+    raise InternalError(f"a {database.engine} database has no floating address")
 
 
 def _in_a_group(cluster: Cluster, node: Node) -> bool:
@@ -80,6 +91,8 @@ ROWS = (
         when=_tracked_with(CHECK_NGINX)),
     Row("keepalived/check-galera.sh", "scripts/check-galera.sh", ("database",), "text", RELOADS, _at(CHECK_GALERA),
         when=_tracked_with(CHECK_GALERA)),
+    Row("keepalived/check-patroni.sh", "scripts/check-patroni.sh", ("database",), "text", RELOADS, _at(CHECK_PATRONI),
+        when=_tracked_with(CHECK_PATRONI)),
     Row("keepalived/notify.sh", "scripts/keepalived-notify.sh", ROLES, "text", RELOADS, _at(NOTIFY_SCRIPT),
         when=_in_a_group),
     Row("keepalived/keepalived-service.conf", "keepalived/keepalived-service.conf.j2", ROLES, "text", RELOADS,

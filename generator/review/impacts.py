@@ -30,6 +30,9 @@ class Action(Enum):
     REWRITE_HBA = "rewrite-pg-hba"
     RESTART_REDIS = "restart-redis"
     RESTART_DATABASE = "restart-database"
+    RELOAD_PATRONI = "reload-patroni"
+    EDIT_PATRONI_CONFIG = "edit-patroni-config"
+    RESTART_ETCD = "restart-etcd"
     RELOAD_BALANCER = "reload-balancer"
     REPLACE_BALANCER = "replace-balancer"
     RELOAD_KEEPALIVED = "reload-keepalived"
@@ -59,6 +62,9 @@ _PHASES = {
     Action.REWRITE_HBA: Phase.DATABASE,
     Action.RESTART_REDIS: Phase.DATABASE,
     Action.RESTART_DATABASE: Phase.DATABASE,
+    Action.RELOAD_PATRONI: Phase.DATABASE,
+    Action.EDIT_PATRONI_CONFIG: Phase.DATABASE,
+    Action.RESTART_ETCD: Phase.DATABASE,
     Action.BOOTSTRAP_CEPH: Phase.CEPH,
     Action.CREATE_CEPH_CLIENT: Phase.CEPH,
     Action.CREATE_CEPH_DIRECTORIES: Phase.CEPH,

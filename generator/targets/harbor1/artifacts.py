@@ -85,4 +85,5 @@ def bundle_values(cluster: Cluster, node: Node) -> dict:
         "seeded_files": (),
         "secretkey_path": _secretkey_path(cluster, node),
         "secretkey_name": cluster.harbor.secretkey.name,
+        "patroni_values": None,  # a 1.1.2 database is never Patroni
     }

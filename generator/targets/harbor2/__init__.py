@@ -7,7 +7,7 @@ from typing import Any
 from ...model import Cluster
 from .. import Feature, Target
 from . import artifacts, crosscheck, lint
-from .model import PINNED, Harbor2Cluster, build
+from .model import PATRONI_SECRETS, PINNED, Harbor2Cluster, build
 
 
 def _published_ports(document: dict[str, Any]) -> tuple[int, ...]:
@@ -43,6 +43,6 @@ TARGET = Target(
     database_replication="replicate PostgreSQL (a primary and a streaming replica with failover, such as Patroni) behind one address",
     crosschecks=crosscheck.CROSSCHECKS,
     lint_rules=lint.RULES,
-    own_secrets=PINNED,
+    own_secrets=PINNED + PATRONI_SECRETS,
     plan_warnings=_plan_warnings,
 )

@@ -10,11 +10,14 @@ after it runs (pin-secrets.sh).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...model import Cluster, Node
 from ...review.impacts import Action, Impact
+from . import patroni
 from .model import own
 
 PINS = "harbor/harborgen/pins"
@@ -75,11 +78,15 @@ ROWS = (
     # Replaces ./install.sh: refuses an unmounted node, pins prepare's secrets.
     script("install-harbor.sh", "install-harbor2.sh", ("harbor",), "the operator, after apply.sh"),
     script("pin-secrets.sh", "pin-secrets.sh", ("harbor",), "install-harbor.sh"),
+    # One PostgreSQL server: set-up-postgresql.sh runs the SQL and puts the lines into its pg_hba.conf.
     Row("database/create-database.sql", "database/postgresql.sql.j2", ("database",), "sql",
-        (Impact(Action.RUN_DATABASE_SQL),), RunsFromBundle("database/set-up-postgresql.sh, through psql"), contexts=("sql",)),
+        (Impact(Action.RUN_DATABASE_SQL),), RunsFromBundle("database/set-up-postgresql.sh, through psql"), contexts=("sql",),
+        when=patroni.single_server),
     Row("database/pg_hba.conf", "database/pg_hba.conf.j2", ("database",), "text", (Impact(Action.REWRITE_HBA),),
-        RunsFromBundle("database/set-up-postgresql.sh, which puts its lines into the server's pg_hba.conf")),
-    script("database/set-up-postgresql.sh", "set-up-postgresql.sh", ("database",), "apply.sh"),
+        RunsFromBundle("database/set-up-postgresql.sh, which puts its lines into the server's pg_hba.conf"), when=patroni.single_server),
+    replace(script("database/set-up-postgresql.sh", "set-up-postgresql.sh", ("database",), "apply.sh"), when=patroni.single_server),
+    # A Patroni cluster: patroni.yml holds the pg_hba lines, post_bootstrap and the leader's apply.sh the SQL.
+    *patroni.ROWS,
     Row("redis/harbor.conf", "redis/redis.conf.j2", ("redis",), "text", (Impact(Action.RESTART_REDIS),),
         Install(_redis_conf, When.BEFORE_MOUNT, service_user="redis"),
         contexts=("redis-conf",)),
@@ -100,4 +107,5 @@ def bundle_values(cluster: Cluster, node: Node) -> dict:
         "secretkey_path": "",
         "secretkey_name": "",
         "redis_conf": _redis_conf(cluster, node),
+        **patroni.bundle_values(cluster, node),
     }

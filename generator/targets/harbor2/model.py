@@ -4,11 +4,23 @@ on data_volume."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from ...errors import InternalError
 from ...formats import split_http_url
-from ...model import Cluster, HarborSettings, Mount, Node, SecretRef, SqlDatabase, cephfs_of, load_balancer_of, nodes_of, secret_ref
+from ...model import (
+    Cluster,
+    HarborSettings,
+    Mount,
+    Node,
+    SecretRef,
+    SqlDatabase,
+    cephfs_of,
+    load_balancer_of,
+    nodes_of,
+    secret_ref,
+    vrrp_of,
+)
 from ...secrets.managed import ManagedSecret
 
 # What prepare makes at random on every run, pinned to one value for the whole cluster, as long as prepare makes
@@ -20,6 +32,14 @@ ROBOT_SCANNER_PREFIX = ManagedSecret("harbor_robot_scanner_prefix", 8, ("word",)
 REGISTRY_CREDENTIAL_PASSWORD = ManagedSecret("registry_credential_password", 32)  # core's and jobservice's at the registry
 REGISTRY_CREDENTIAL_USER = "harbor_registry_user"  # configs.py: REGISTRY_USER_NAME
 PINNED = (CORE_SECRET, JOBSERVICE_SECRET, CSRF_KEY, ROBOT_SCANNER_PREFIX, REGISTRY_CREDENTIAL_PASSWORD)
+# Patroni's accounts: in patroni.yml, so in the packs of the database nodes only.
+PATRONI_SUPERUSER = ManagedSecret("patroni_superuser_password", 32)  # postgres: Patroni's own connections, pg_rewind
+PATRONI_REPLICATION = ManagedSecret("patroni_replication_password", 32)  # the replicas' streaming connections
+PATRONI_REST_API = ManagedSecret("patroni_rest_api_password", 32)  # the REST API's changing calls (switchover, restart)
+PATRONI_SECRETS = (PATRONI_SUPERUSER, PATRONI_REPLICATION, PATRONI_REST_API)
+# Debian 12's PostgreSQL, which Patroni runs: its programs, and a data directory beside the stock cluster's.
+PG_MAJOR = 15
+PG_BIN_DIR = f"/usr/lib/postgresql/{PG_MAJOR}/bin"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,13 +73,51 @@ class Harbor2Settings(HarborSettings):
         return f"{self.data_volume}/secret"
 
 
+@dataclass(frozen=True)
+class Patroni:
+    """How Patroni runs a PostgreSQL cluster: its leader lock in etcd, its timers, its accounts."""
+
+    scope: str  # the cluster's name in etcd
+    etcd: tuple[Node, ...]
+    synchronous_mode: bool
+    ttl: int
+    loop_wait: int
+    retry_timeout: int
+    rest_api_port: int
+    data_dir: str
+    bin_dir: str = PG_BIN_DIR
+    etcd_client_port: int = 2379
+    etcd_peer_port: int = 2380
+    superuser_password: SecretRef = SecretRef(PATRONI_SUPERUSER.name)
+    replication_password: SecretRef = SecretRef(PATRONI_REPLICATION.name)
+    rest_api_password: SecretRef = SecretRef(PATRONI_REST_API.name)
+
+    def rest_api(self, node: Node) -> str:
+        return f"{node.address}:{self.rest_api_port}"
+
+    def etcd_member(self, node: Node) -> bool:
+        return node in self.etcd
+
+    @property
+    def etcd_initial_cluster(self) -> str:
+        """etcd's INITIAL_CLUSTER: every member's name and peer URL."""
+        return ",".join(f"{member.name}=http://{member.address}:{self.etcd_peer_port}" for member in self.etcd)
+
+
 @dataclass(frozen=True, kw_only=True)
 class PostgreSQL(SqlDatabase):
-    engine: ClassVar[str] = "postgresql"
+    """The PostgreSQL Harbor 2.15's core, jobservice and exporter use: one server, or a Patroni cluster
+    whose floating address (address) only the leader holds."""
+
     ssl_mode: str
     max_idle_conns: int
     max_open_conns: int
     connection_limit: int
+    patroni: Patroni | None = None
+
+    @property
+    def engine(self) -> str:  # type: ignore[override]  # a Patroni cluster is set up differently
+        return "patroni" if self.patroni else "postgresql"
 
     @property
     def hba_type(self) -> str:
@@ -125,7 +183,7 @@ def build(document: dict[str, Any]) -> Harbor2Cluster:
         name=document["cluster"],
         harbor=harbor,
         cephfs=cephfs_of(document["cephfs"], document["cluster"], mounts, harbor.shared_directories),
-        database=_postgresql(document["database"], by_name),
+        database=_postgresql(document["database"], by_name, document["cluster"]),
         load_balancer=load_balancer_of(
             document["load_balancer"], by_name, harbor_nodes, document["cluster"], ("http", harbor.http_port)
         ),
@@ -152,19 +210,37 @@ def _harbor(spec: dict[str, Any]) -> Harbor2Settings:
     )
 
 
-def _postgresql(spec: dict[str, Any], nodes: dict[str, Node]) -> PostgreSQL:
+def _postgresql(spec: dict[str, Any], nodes: dict[str, Node], cluster: str) -> PostgreSQL:
+    machines = tuple(nodes[name] for name in spec.get("nodes", [spec.get("node")]))
+    vrrp = vrrp_of(spec, machines) if len(machines) > 1 else None
     return PostgreSQL(
-        node=spec["node"],
-        address=nodes[spec["node"]].address,
+        node=machines[0].name,
+        address=vrrp.virtual_address if vrrp else machines[0].address,
         port=spec["port"],
         name=spec["name"],
         user=spec["user"],
         password=secret_ref(spec["password"]),
-        nodes=(nodes[spec["node"]],),
+        nodes=machines,
+        vrrp=vrrp,
+        patroni=_patroni(spec["patroni"], machines, nodes, cluster) if vrrp else None,
         ssl_mode=spec["ssl_mode"],
         max_idle_conns=spec["max_idle_conns"],
         max_open_conns=spec["max_open_conns"],
         connection_limit=spec["connection_limit"],
+    )
+
+
+def _patroni(spec: dict[str, Any], machines: tuple[Node, ...], nodes: dict[str, Node], cluster: str) -> Patroni:
+    etcd = tuple(nodes[name] for name in spec["etcd"]) if "etcd" in spec else machines
+    return Patroni(
+        scope=cluster,
+        etcd=etcd,
+        synchronous_mode=spec["synchronous_mode"],
+        ttl=spec["ttl"],
+        loop_wait=spec["loop_wait"],
+        retry_timeout=spec["retry_timeout"],
+        rest_api_port=spec["rest_api_port"],
+        data_dir=f"/var/lib/postgresql/{PG_MAJOR}/harborgen-{cluster}",
     )
 
 

@@ -7,7 +7,7 @@ node='b'
 roles=('harbor' 'load-balancer')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=('ceph/admin.secret' 'harbor/harbor.yml' 'harbor/harborgen/pins/core.env' 'harbor/harborgen/pins/jobservice.env' 'harbor/harborgen/pins/registry-config.yml' 'harbor/harborgen/pins/registry.passwd' 'harbor/harborgen/pins/registryctl.env' 'secret/core/private_key.pem' 'secret/keys/secretkey' 'secret/registry/root.crt')
-# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+# keepalived moves a floating address of this node's (a load-balancer pair's, a replicated database's): true or false.
 keepalived='false'
 
 # CephFS

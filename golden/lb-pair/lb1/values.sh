@@ -7,7 +7,7 @@ node='lb1'
 roles=('load-balancer')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=()
-# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+# keepalived moves a floating address of this node's (a load-balancer pair's, a replicated database's): true or false.
 keepalived='true'
 
 # Load balancer

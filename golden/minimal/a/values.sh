@@ -7,7 +7,7 @@ node='a'
 roles=('harbor' 'ceph-admin' 'database')
 # Files of this bundle that hold a secret once filled: installed from the secrets pack, mode 0600.
 secret_files=('ceph/admin.secret' 'database/create-database.sql' 'harbor/common/templates/registry/config.yml' 'harbor/common/templates/registry/root.crt' 'harbor/common/templates/ui/private_key.pem' 'harbor/harbor.cfg' 'shared/secretkey')
-# keepalived moves a floating address of this node's (a load-balancer pair's, a Galera database's): true or false.
+# keepalived moves a floating address of this node's (a load-balancer pair's, a replicated database's): true or false.
 keepalived='false'
 
 # CephFS

@@ -485,13 +485,15 @@ set_up_database() {
     if [ "$checking" = true ]; then
         # The database's content is the database's: SQL is not a file to compare. A Galera member's
         # state is this machine's, though: one that is not Synced takes no writes.
-        if [ "${database_engine:?values.sh of a database node names it}" = galera ]; then
-            is_a_synced_member || drift mariadb "this Galera member is not Synced in the primary component: it takes no writes and cannot hold $database_host"
-        fi
+        case ${database_engine:?values.sh of a database node names it} in
+            galera) is_a_synced_member || drift mariadb "this Galera member is not Synced in the primary component: it takes no writes and cannot hold $database_host" ;;
+            patroni) systemctl is-active --quiet patroni || drift patroni "Patroni does not run: this member neither leads nor replicates" ;;
+        esac
         return 0
     fi
     case ${database_engine:?values.sh of a database node names it} in
         postgresql) set_up_postgresql ;;
+        patroni) set_up_patroni ;;
         mysql) set_up_mysql ;;
         galera) set_up_galera ;;
         *) fail "values.sh names database engine $database_engine, which this apply.sh does not know" ;;
@@ -541,6 +543,74 @@ set_up_galera() {
     step "Galera: MariaDB does not run here as a Synced member yet"
     echo "First start, or after every member stopped: database/galera.sh bootstrap (it names the node to start)."
     echo "Otherwise: systemctl start mariadb (this node joins the others); then run apply.sh again."
+}
+
+wrote() {
+    local path
+    for path in ${written[@]+"${written[@]}"}; do
+        [ "$path" = "$1" ] && return 0
+    done
+    return 1
+}
+
+# etcd of Patroni's leader lock, on each of its members (which need not be database nodes). Not waited
+# for: the first member of a new cluster is ready only once a majority of them runs.
+start_etcd() {
+    if [ "$checking" = true ]; then
+        systemctl is-active --quiet etcd || drift etcd "etcd does not run: Patroni's leader lock has one member fewer"
+        return
+    fi
+    local verb=restart
+    if ! wrote etcd/etcd.env; then
+        systemctl is-active --quiet etcd && return 0
+        verb=start
+    fi
+    step "etcd: systemctl $verb"
+    if [ "$dry_run" = true ]; then
+        echo "would run: systemctl $verb --no-block etcd"
+    else
+        systemctl enable --quiet etcd
+        systemctl "$verb" --no-block etcd
+    fi
+}
+
+# The leader's question, the one keepalived asks before this member may hold the database's address.
+is_the_patroni_leader() {
+    "$here/keepalived/check-patroni.sh" "${patroni_rest_api:?values.sh of a Patroni member names it}" 9>&- 2>/dev/null
+}
+
+# A Patroni member: Patroni started, or reloaded when its file changed (PostgreSQL keeps running).
+# The cluster's settings and the Harbor role are the whole cluster's: the leader's apply.sh gives
+# the settings to patronictl edit-config and runs the SQL (post_bootstrap ran it when the cluster
+# was made); any other member's says where they went.
+set_up_patroni() {
+    step "Patroni: starting it, or reloading it when its configuration changed"
+    if [ "$dry_run" = true ]; then
+        echo "would run: systemctl start patroni (or reload it); on the leader, patronictl edit-config and the Harbor role's SQL"
+        return
+    fi
+    systemctl enable --quiet patroni
+    if ! systemctl is-active --quiet patroni; then
+        systemctl start patroni
+    elif wrote database/patroni.yml; then
+        systemctl reload patroni
+    fi
+    if ! is_the_patroni_leader; then
+        echo "this member does not lead the cluster now: the leader's apply.sh applies the cluster's settings and the Harbor role's SQL"
+        echo "(patronictl -c $patroni_config list shows the leader)"
+        return
+    fi
+    local settings=() setting
+    for setting in "${patroni_settings[@]}"; do
+        settings+=(--set "$setting")
+    done
+    patronictl -c "$patroni_config" edit-config --quiet --force "${settings[@]}" 9>&- >/dev/null \
+        || fail "patronictl edit-config refused the cluster's settings (${patroni_settings[*]})"
+    echo "the cluster's settings in etcd: ${patroni_settings[*]}"
+    source_of database/harbor-role.sql
+    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 --host=/run/postgresql --port="$database_port" --file=- < "$SOURCE" 9>&- \
+        || fail "psql failed on database/harbor-role.sql: nothing after it was done"
+    echo "role $database_user and database $database_name are set up (on the leader)"
 }
 
 # The new site is checked before anything is installed: a bad one never reaches the running
@@ -600,6 +670,7 @@ install_listed before-mount "installing the files this node needs before CephFS 
 if has_role harbor; then mount_for_harbor; fi
 install_listed shared
 install_listed after-mount "installing the files of this bundle"
+if [ "${etcd_member:-false}" = true ]; then start_etcd; fi  # values.sh names it in a Patroni cluster's bundles only
 if has_role database; then set_up_database; fi
 if has_role load-balancer; then start_load_balancer; fi
 if { has_role load-balancer || has_role database; } && [ "${keepalived:?values.sh of a load balancer or database node says}" = true ]; then
