@@ -25,7 +25,7 @@ def _target(document: Document) -> Target:
 
 
 # How the messages call one machine and a group of each section.
-_NOUNS = {"load_balancer": ("load balancer", "pair"), "database": ("database server", "Galera cluster")}
+_NOUNS = {"load_balancer": ("load balancer", "pair"), "database": ("database server", "replicated database")}
 
 
 def _referenced(document: Document) -> Iterator[tuple[tuple, str, str]]:

@@ -145,6 +145,15 @@ def _galera(members: int):
     return edit
 
 
+def _patroni(members: int, etcd: list[str] | None = None, **settings):
+    """QUIET on Harbor 2.15 with a Patroni database of MEMBERS nodes (etcd on ETCD, default on them)."""
+    def edit(document):
+        _harbor2(document)
+        _galera(members)(document)
+        document["database"]["patroni"] = {**({"etcd": etcd} if etcd else {}), **settings}
+    return edit
+
+
 def _http(document):
     document["harbor"]["external_url"] = "http://registry.example.com"
     document["load_balancer"]["listen"] = 80
@@ -167,6 +176,8 @@ CASES = {
     "HG107": (_one_redis, _harbor2),
     "HG108": (_galera(2), _galera(3)),
     "HG109": (_galera(4), _galera(5)),
+    "HG110": (_patroni(2), _patroni(2, etcd=["db", "db2", "c1"])),
+    "HG111": (_patroni(3, synchronous_mode=False), _patroni(3, synchronous_mode=True)),
     "HG201": (_set("cephfs.client", "admin"), _set("cephfs.client", "admins")),
     "HG202": (_http, lambda d: None),
     "HG203": (_set("harbor.email.password", {"secret": "db_pw"}), _set("harbor.email.password", {"secret": "db_pw2"})),
@@ -302,3 +313,8 @@ def test_a_load_balancer_pair_satisfies_hg102_and_the_seed_does_not():
     seed = run_lint(load_checked(ROOT / "topology.yaml"))
     assert "HG102" not in {result.rule.id for result in pair}
     assert "HG102" in {result.rule.id for result in seed}
+
+
+def test_a_patroni_cluster_with_three_etcd_members_and_sentinel_holds_no_single_point_of_the_state(tmp_path):
+    fired = _unaccepted(_lint(tmp_path, _patroni(3)))
+    assert not fired & {"HG103", "HG107", "HG110", "HG111"}, fired

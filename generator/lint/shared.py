@@ -58,7 +58,7 @@ def one_load_balancer(checked: Checked) -> Iterator[Finding]:
 def one_database(checked: Checked) -> Iterator[Finding]:
     database = checked.cluster.database
     if database.vrrp:
-        return  # a Galera cluster behind a floating address
+        return  # a replicated database behind a floating address
     yield Finding(
         ("database", "node"), f"every Harbor node uses one database server, {database.node!r}",
         "when it is down no node can log anyone in or serve a manifest",

@@ -1,4 +1,5 @@
-"""Cross-checks of Harbor 2.15 alone: the one Redis endpoint it is given, and its databases there."""
+"""Cross-checks of Harbor 2.15 alone: the one Redis endpoint it is given and its databases there, and
+the Patroni cluster of its PostgreSQL."""
 
 from __future__ import annotations
 
@@ -61,4 +62,45 @@ def redis_indexes_are_distinct(document: Document, located: Located) -> Iterator
         seen.setdefault(index, user)
 
 
-CROSSCHECKS: tuple[CrossCheck, ...] = (redis_is_one_endpoint, redis_cluster_is_refused, redis_indexes_are_distinct)
+def patroni_runs_a_group(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """database.patroni describes how Patroni runs database.nodes: with one server there is none."""
+    if "node" in document["database"] and "patroni" in located.data.get("database", {}):
+        yield located.diagnostic(
+            ("database", "patroni"),
+            "is set with a single database node (expected database.nodes, two or more PostgreSQL members, for a Patroni cluster)",
+            of_key=True,
+        )
+
+
+def etcd_members_are_nodes(document: Document, located: Located) -> Iterator[Diagnostic]:
+    members = document["database"].get("patroni", {}).get("etcd", ())
+    for index, name in enumerate(members):
+        if name not in document["nodes"]:
+            yield located.diagnostic(
+                ("database", "patroni", "etcd", index),
+                f"names {name!r}, which is not a node of the topology (expected a name from nodes: etcd runs on that machine)",
+            )
+
+
+def patroni_timers_fit_the_ttl(document: Document, located: Located) -> Iterator[Diagnostic]:
+    """Patroni's own rule: a leader must be able to retry twice and wait a loop before its lock expires."""
+    if "nodes" not in document["database"]:
+        return
+    patroni = document["database"]["patroni"]
+    ttl, loop_wait, retry_timeout = patroni["ttl"], patroni["loop_wait"], patroni["retry_timeout"]
+    if loop_wait + 2 * retry_timeout <= ttl:
+        return
+    written = located.data["database"].get("patroni") or {}
+    # Blame a timer the operator wrote: the defaults alone fit.
+    key = next(key for key in ("ttl", "loop_wait", "retry_timeout") if key in written)
+    yield located.diagnostic(
+        ("database", "patroni", key),
+        f"ttl {ttl} s is shorter than loop_wait + 2 × retry_timeout ({loop_wait} + 2 × {retry_timeout} = {loop_wait + 2 * retry_timeout} s) "
+        "(expected a longer ttl or shorter timers: Patroni refuses these, and a leader could lose its lock while it still retries)",
+    )
+
+
+CROSSCHECKS: tuple[CrossCheck, ...] = (
+    redis_is_one_endpoint, redis_cluster_is_refused, redis_indexes_are_distinct,
+    patroni_runs_a_group, etcd_members_are_nodes, patroni_timers_fit_the_ttl,
+)

@@ -1,4 +1,5 @@
-"""Lint rules of Harbor 2.15 alone: its Redis, and the connection pools of its services."""
+"""Lint rules of Harbor 2.15 alone: its Redis, the connection pools of its services, and the Patroni
+cluster of its PostgreSQL."""
 
 from __future__ import annotations
 
@@ -39,9 +40,38 @@ def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
         )
 
 
+def etcd_without_a_majority_after_one_loss(checked: Checked) -> Iterator[Finding]:
+    patroni = own(checked.cluster).database.patroni
+    if patroni is None or len(patroni.etcd) >= 3:
+        return
+    names = ", ".join(repr(member.name) for member in patroni.etcd)
+    yield Finding(
+        ("database", "patroni", "etcd"), f"etcd, which holds Patroni's leader lock, has {len(patroni.etcd)} member(s): {names}",
+        "etcd answers only with a majority of its members: after the loss of one there is none, the leader cannot renew its lock "
+        "and steps down, and PostgreSQL takes no writes until the member is back",
+        "name three etcd members in database.patroni.etcd (two PostgreSQL nodes need a third etcd on another machine)",
+    )
+
+
+def asynchronous_replication(checked: Checked) -> Iterator[Finding]:
+    patroni = own(checked.cluster).database.patroni
+    if patroni is None or patroni.synchronous_mode:
+        return
+    yield Finding(
+        ("database", "patroni", "synchronous_mode"), "the Patroni cluster replicates asynchronously",
+        "a commit acknowledged to Harbor just before the leader fails may be missing on the replica that takes over: "
+        "a pushed image's metadata can be lost while its blobs stay on CephFS",
+        "leave synchronous_mode at its default, true",
+    )
+
+
 RULES: tuple[Rule, ...] = (
     Rule("HG107", "error", "one Redis without Sentinel",
          "Harbor 2.x keeps sessions, the job queue and schedules in Redis: one server is a single point of failure", one_redis),
     Rule("HG307", "warning", "the Harbor role's connection limit is below what its pools may open",
          "each Harbor 2.x node opens a core and a jobservice pool of up to max_open_conns connections", connection_limit_below_the_pools),
+    Rule("HG110", "error", "an etcd without a majority after the loss of one member",
+         "Patroni keeps its leader lock in etcd, which answers only with a majority of its members", etcd_without_a_majority_after_one_loss),
+    Rule("HG111", "warning", "asynchronous PostgreSQL replication",
+         "with synchronous_mode false, commits acknowledged just before a failover can be lost", asynchronous_replication),
 )
