@@ -1,6 +1,6 @@
 """The change scenarios of the golden diffs: each a BASE/NEW pair of topologies, made from the seed's,
-from the Harbor 2.15 example (harbor2-*), from the Sentinel topology (harbor2-sentinel-*) or from the
-load-balancer pair (pair-*).
+from the Harbor 2.15 example (harbor2-*), from the Sentinel topology (harbor2-sentinel-*), from the
+load-balancer pair (pair-*) or from the Patroni cluster (patroni-*).
 
 `make golden` writes tests/diffs/<case>/new.yaml and golden/diff/<case>.{txt,md}. A case's BASE is the
 committed topology it starts from, read where it stands, never copied.
@@ -17,6 +17,7 @@ SEED = ROOT / "topology.yaml"
 HARBOR2 = ROOT / "examples" / "harbor2" / "topology.yaml"
 SENTINEL = ROOT / "tests" / "topologies" / "harbor2-sentinel-https.yaml"
 PAIR = ROOT / "tests" / "topologies" / "lb-pair.yaml"
+PATRONI = ROOT / "tests" / "topologies" / "patroni.yaml"
 NODE1 = "  node1: {address: 10.222.78.8, roles: [harbor]}\n"
 
 
@@ -63,6 +64,17 @@ CASES: dict[str, tuple[Path, str]] = {
     "harbor2-add-node": _replace((NODE1, NODE1 + "  node2: {address: 10.222.78.9, roles: [harbor]}\n"), base=HARBOR2),
     "harbor2-max-open-conns": _replace(("  password: {secret: harbor_db_password}\n",
                                         "  password: {secret: harbor_db_password}\n  max_open_conns: 50\n"), base=HARBOR2),
+    # The example's one PostgreSQL becomes a Patroni cluster whose floating address is the old server's: Harbor keeps it.
+    "harbor2-patroni-database": _replace(
+        ("  node: pg\n", "  nodes: [pg1, pg2, pg3]\n  virtual_address: 10.222.76.74\n  vrrp: {interface: eth0, virtual_router_id: 53}\n"),
+        ("  pg: {address: 10.222.76.74, roles: [database]}\n",
+         "  pg1: {address: 10.222.76.81, roles: [database]}\n  pg2: {address: 10.222.76.82, roles: [database]}\n"
+         "  pg3: {address: 10.222.76.83, roles: [database]}\n"),
+        ('    - rule: HG103\n      reason: "an example: one PostgreSQL; replicate it (Patroni or similar) before production"\n', ""),
+        base=HARBOR2),
+    # A setting of the whole Patroni cluster: it goes to etcd once, through the leader.
+    "patroni-ttl": _replace(("  password: {secret: harbor_db_password}\n", "  password: {secret: harbor_db_password}\n  patroni: {ttl: 30}\n"),
+                            base=PATRONI),
     "harbor2-sentinel-host": _replace(('"10.1.0.33:26379"', '"10.1.0.34:26379"'), base=SENTINEL),
 }
 

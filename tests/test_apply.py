@@ -658,3 +658,22 @@ def test_a_holder_whose_address_stays_replaces_nothing(tmp_path):
     applied = machine.apply("lb1")
     assert applied.returncode != 0 and "nothing was replaced" in applied.stdout + applied.stderr
     assert "docker rm -f nginx-harbor" not in (machine.state / "calls").read_text()
+
+
+def test_a_patroni_member_never_starts_beside_a_running_stock_cluster_on_its_port(tmp_path, token_pair):
+    """Debian's postgresql-15 starts a 15/main of its own on 5432: apply.sh says so, and leaves it running."""
+    topology = TOPOLOGIES / "patroni.yaml"
+    bundles = tmp_path / "out" / "patroni"
+    write_tree(compiled(topology)[1], bundles)
+    values = secrets_for(topology, token_pair)
+    packs = make_packs(topology, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
+    machine = Machine(tmp_path / "machine", bundles, packs, values)
+    (machine.state / "clusters").write_text("15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/postgresql/main.log\n")
+
+    refused = machine.apply("pg1", "--secrets", machine.pack("pg1"))
+    assert refused.returncode == 1 and "pg_ctlcluster 15 main stop" in refused.stderr, refused.stdout + refused.stderr
+    assert "systemctl start patroni" not in _calls(machine)
+
+    (machine.state / "clusters").write_text("15 main 5432 down postgres /var/lib/postgresql/15/main /var/log/postgresql/main.log\n")
+    started = machine.apply("pg1", "--secrets", machine.pack("pg1"))
+    assert "systemctl start patroni" in _calls(machine), started.stdout + started.stderr

@@ -10,8 +10,10 @@ import sys
 import pytest
 from jsonschema import Draft202012Validator
 
+from generator.pipeline import load_cluster
 from generator.resources import SCHEMA_FILE
-from tests.diff_cases import CASES, case_files
+from generator.targets.harbor2.patroni import plan_warnings
+from tests.diff_cases import CASES, PATRONI, case_files
 from tests.golden_tool import DIFF_FORMATS, diff_output
 from tests.helpers import GOLDEN, ROOT, run_cli, run_harborgen
 
@@ -113,6 +115,30 @@ def test_a_redis_change_plans_the_redis_node_first():
     plan = json.loads(text)["plan"]
     assert plan[0]["node"] == "redis" and plan[0]["roles"] == ["redis"]
     assert [step["node"] for step in plan[1:]] == ["admin", "node0", "node1"]
+
+
+def test_a_patroni_setting_goes_to_etcd_and_restarts_nothing():
+    _, text = _diff("patroni-ttl")
+    assert "patronictl edit-config" in text and "nothing restarts" in text
+    assert "cluster-wide change" not in text and "no Harbor restart" in text
+
+
+def test_a_single_postgresql_becoming_patroni_is_planned_as_a_restore_into_an_empty_cluster():
+    _, text = _diff("harbor2-patroni-database")
+    assert "Patroni makes a new, empty cluster" in text and "pg_dump registry on pg first" in text
+    assert "pg still answers on 10.222.76.74, now the floating address" in text
+
+
+def test_patroni_members_and_etcd_members_change_one_at_a_time(tmp_path):
+    grown = tmp_path / "grown.yaml"
+    grown.write_text(PATRONI.read_text().replace("nodes: [pg1, pg2, pg3]", "nodes: [pg1, pg2, pg3, pg4, pg5]").replace(
+        "  pg3: {address: 10.79.0.33, roles: [database]}\n",
+        "  pg3: {address: 10.79.0.33, roles: [database]}\n  pg4: {address: 10.79.0.34, roles: [database]}\n"
+        "  pg5: {address: 10.79.0.35, roles: [database]}\n"))
+    found = plan_warnings(load_cluster(PATRONI), load_cluster(grown))
+    assert any("members change (+pg4, +pg5): one at a time" in warning for warning in found), found
+    assert any("etcdctl member add or remove" in warning for warning in found), found  # etcd defaults to the members
+    assert plan_warnings(load_cluster(PATRONI), load_cluster(PATRONI)) == []
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -145,16 +145,16 @@ def _pair_balancer_bundle(tmp_path: Path) -> Path:
     return tmp_path / "pair"
 
 
-def _galera_member_scripts(tmp_path: Path) -> list[Path]:
-    """A Galera member's own scripts, beside its values.sh."""
-    _, tree = compiled(TOPOLOGIES / "galera.yaml")
+def _member_scripts(tmp_path: Path, topology: str, member: str) -> list[Path]:
+    """A replicated database member's own scripts (Galera's, Patroni's), beside its values.sh: apply.sh is checked with
+    the values of a bundle holding every role."""
+    _, tree = compiled(TOPOLOGIES / topology)
     for path, artifact in tree.items():
-        if path.startswith("db1/"):
-            target = tmp_path / "galera" / path
+        if path.startswith(f"{member}/"):
+            target = tmp_path / topology / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(artifact.content)
-    member = tmp_path / "galera" / "db1"
-    return [member / "database" / "galera.sh", member / "keepalived" / "check-galera.sh"]
+    return sorted(path for path in (tmp_path / topology / member).rglob("*.sh") if path.name not in ("apply.sh", "values.sh"))
 
 
 def test_shellcheck_accepts_the_plain_scripts_with_the_values_they_read(tmp_path):
@@ -162,7 +162,7 @@ def test_shellcheck_accepts_the_plain_scripts_with_the_values_they_read(tmp_path
     shellcheck = require_tool("shellcheck")
     scripts = sorted([*_bundle_holding_every_role(tmp_path).rglob("*.sh"), *_harbor2_bundle_holding_every_role(tmp_path).rglob("*.sh"),
                       *(_pair_balancer_bundle(tmp_path) / "lb1" / "keepalived").glob("*.sh"),
-                      *_galera_member_scripts(tmp_path)])
+                      *_member_scripts(tmp_path, "galera.yaml", "db1"), *_member_scripts(tmp_path, "patroni.yaml", "pg1")])
     plain = {path.read_bytes() for path in (ROOT / "templates" / "scripts").glob("*.sh")}
     assert {path.read_bytes() for path in scripts} >= plain, "a plain script is in no bundle"
     for script in scripts:

@@ -22,8 +22,8 @@ ACTION_TEXT = {
                              "one member at a time, each once the last is Synced again)",
     Action.RELOAD_PATRONI: "apply.sh (reloads Patroni: PostgreSQL keeps running; a setting that needs a restart shows "
                            "as pending in patronictl list, for a patronictl restart one member at a time)",
-    Action.EDIT_PATRONI_CONFIG: "apply.sh (patronictl edit-config writes the cluster's settings to etcd once; every member "
-                                "takes them within loop_wait, nothing restarts)",
+    Action.EDIT_PATRONI_CONFIG: "apply.sh (on the leader, patronictl edit-config writes the cluster's settings to etcd; "
+                                "every member takes them within loop_wait, nothing restarts)",
     Action.RESTART_ETCD: "apply.sh (restarts this etcd member: the others keep the majority; one member at a time)",
     Action.RELOAD_BALANCER: "apply.sh (nginx -t on the new site, then a graceful reload: transfers in flight finish)",
     Action.REPLACE_BALANCER: "apply.sh (run-nginx.sh replaces the nginx container: transfers in flight are cut)",

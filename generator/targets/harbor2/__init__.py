@@ -6,7 +6,7 @@ from typing import Any
 
 from ...model import Cluster
 from .. import Feature, Target
-from . import artifacts, crosscheck, lint
+from . import artifacts, crosscheck, lint, patroni
 from .model import PATRONI_SECRETS, PINNED, Harbor2Cluster, build
 
 
@@ -24,12 +24,11 @@ def _registry_redis(cluster: Harbor2Cluster) -> tuple:
 def _plan_warnings(old: Cluster, new: Cluster) -> list[str]:
     if not isinstance(old, Harbor2Cluster) or not isinstance(new, Harbor2Cluster):
         return []
-    if _registry_redis(old) == _registry_redis(new):
-        return []
-    return [
-        "the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
-        "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI"
-    ]
+    found = patroni.plan_warnings(old, new)
+    if _registry_redis(old) != _registry_redis(new):
+        found.append("the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
+                     "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI")
+    return found
 
 
 TARGET = Target(

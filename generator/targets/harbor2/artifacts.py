@@ -52,7 +52,7 @@ def _redis_conf(cluster: Cluster, node: Node | None = None) -> str:
 
 
 def _runbook_values(cluster: Cluster) -> dict:
-    return {**runbook_values(cluster), "redis_conf": _redis_conf(cluster)}
+    return {**runbook_values(cluster), "redis_conf": _redis_conf(cluster), **patroni.paths(cluster)}
 
 
 # Settings of each node's own services (pool sizes, workers, log level): nodes may differ a while.

@@ -44,15 +44,20 @@ def _at(path: str, service_user: str = "") -> Install:
     return Install(lambda cluster, node: path, service_user=service_user)
 
 
+def paths(cluster: Cluster) -> dict:
+    """Where a member's files lie: its templates and the RUNBOOK name them."""
+    return {"patroni_config": PATRONI_CONFIG, "etcd_env": ETCD_ENV, "etcd_data_dir": etcd_data_dir(cluster),
+            "post_bootstrap": POST_BOOTSTRAP, "harbor_sql": harbor_sql(cluster)}
+
+
 def _values(cluster: Cluster, node: Node, bundle) -> dict:
-    return {"patroni": own(cluster).database.patroni, "patroni_config": PATRONI_CONFIG, "etcd_env": ETCD_ENV,
-            "etcd_data_dir": etcd_data_dir(cluster), "post_bootstrap": POST_BOOTSTRAP, "harbor_sql": harbor_sql(cluster)}
+    return {"patroni": own(cluster).database.patroni, **paths(cluster)}
 
 
 # bootstrap.dcs holds the settings of the whole cluster: Patroni reads them from etcd, not from this file,
 # once the cluster exists. The rest is this member's own: Patroni reads it again on a reload.
 PATRONI_IMPACTS = (
-    Impact(Action.EDIT_PATRONI_CONFIG, key="bootstrap.dcs.*", cluster_wide=True),
+    Impact(Action.EDIT_PATRONI_CONFIG, key="bootstrap.dcs.*"),
     Impact(Action.RELOAD_PATRONI),
 )
 
@@ -81,3 +86,32 @@ def bundle_values(cluster: Cluster, node: Node) -> dict:
         "patroni_rest_api": patroni.rest_api(node),
         "patroni_settings": [f"{key}={value}" for key, value in settings.items()],
     }}
+
+
+def plan_warnings(old: Cluster, new: Cluster) -> list[str]:
+    """What the plan cannot order by itself: a new Patroni cluster starts empty, and members change one at a time."""
+    before, after = own(old).database, own(new).database
+    if after.patroni is None:
+        return []
+    members = ", ".join(node.name for node in after.nodes)
+    if before.patroni is None:
+        server = before.nodes[0]
+        moved = (f"; {server.name} still answers on {server.address}, now the floating address: take it off {server.name} "
+                 "before the members start" if server.address == after.address else "")
+        return [f"the database becomes a Patroni cluster of {members}: Patroni makes a new, empty cluster and does not adopt "
+                f"the data of {server.name}: stop Harbor on every node and pg_dump {before.name} on {server.name} first{moved}; "
+                "on each member stop Debian's own 15/main (apply.sh refuses to start Patroni beside it); apply every etcd and "
+                f"PostgreSQL member; then pg_restore into {after.address} as {after.user}, compare row counts, and only then start "
+                "Harbor (RUNBOOK.md)"]
+    added = [node.name for node in after.nodes if node not in before.nodes]
+    removed = [node.name for node in before.nodes if node not in after.nodes]
+    found = []
+    if len(added) + len(removed) > 1:
+        found.append(f"members change ({', '.join(['+' + name for name in added] + ['-' + name for name in removed])}): one at a "
+                     "time: wait until patronictl list shows a new member streaming before the next, stop Patroni on a leaving one "
+                     "before applying the others")
+    if before.patroni.etcd != after.patroni.etcd:
+        found.append("the etcd members change, but a running etcd keeps the members it has: its INITIAL_CLUSTER counts only "
+                     "at a member's first start. Add or remove each with etcdctl member add or remove, one at a time, "
+                     "keeping a majority (RUNBOOK.md), before applying the bundles")
+    return found

@@ -579,11 +579,26 @@ is_the_patroni_leader() {
     "$here/keepalived/check-patroni.sh" "${patroni_rest_api:?values.sh of a Patroni member names it}" 9>&- 2>/dev/null
 }
 
+# Debian's postgresql-15 makes and starts a cluster of its own (15/main) on port 5432, where this
+# member's PostgreSQL must listen. Stopping a database that may hold data is the operator's decision
+# (RUNBOOK.md), never apply.sh's.
+refuse_a_running_stock_cluster() {
+    command -v pg_lsclusters >/dev/null || return 0
+    local version name port status
+    while read -r version name port status _; do
+        if [ "$port" = "$database_port" ] && [ "$status" = online ]; then
+            fail "PostgreSQL $version/$name runs on port $port, which this Patroni member needs: move its data if it holds any," \
+                "then pg_ctlcluster $version $name stop and systemctl disable postgresql@$version-$name (RUNBOOK.md)"
+        fi
+    done < <(pg_lsclusters --no-header 2>/dev/null)
+}
+
 # A Patroni member: Patroni started, or reloaded when its file changed (PostgreSQL keeps running).
 # The cluster's settings and the Harbor role are the whole cluster's: the leader's apply.sh gives
 # the settings to patronictl edit-config and runs the SQL (post_bootstrap ran it when the cluster
 # was made); any other member's says where they went.
 set_up_patroni() {
+    local config=${patroni_config:?values.sh of a Patroni member names it}
     step "Patroni: starting it, or reloading it when its configuration changed"
     if [ "$dry_run" = true ]; then
         echo "would run: systemctl start patroni (or reload it); on the leader, patronictl edit-config and the Harbor role's SQL"
@@ -591,20 +606,22 @@ set_up_patroni() {
     fi
     systemctl enable --quiet patroni
     if ! systemctl is-active --quiet patroni; then
+        refuse_a_running_stock_cluster
         systemctl start patroni
     elif wrote database/patroni.yml; then
         systemctl reload patroni
     fi
     if ! is_the_patroni_leader; then
         echo "this member does not lead the cluster now: the leader's apply.sh applies the cluster's settings and the Harbor role's SQL"
-        echo "(patronictl -c $patroni_config list shows the leader)"
+        echo "(patronictl -c $config list shows the leader)"
         return
     fi
     local settings=() setting
+    # shellcheck disable=SC2154  # values.sh of a Patroni member assigns it, beside patroni_config
     for setting in "${patroni_settings[@]}"; do
         settings+=(--set "$setting")
     done
-    patronictl -c "$patroni_config" edit-config --quiet --force "${settings[@]}" 9>&- >/dev/null \
+    patronictl -c "$config" edit-config --quiet --force "${settings[@]}" 9>&- >/dev/null \
         || fail "patronictl edit-config refused the cluster's settings (${patroni_settings[*]})"
     echo "the cluster's settings in etcd: ${patroni_settings[*]}"
     source_of database/harbor-role.sql
