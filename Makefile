@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench_datapath
 	$(BIN)/python -m tests.bench_lb_pair
 	$(BIN)/python -m tests.bench_galera
+	$(BIN)/python -m tests.bench_patroni
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -11,14 +11,13 @@ import time
 
 import pytest
 
-from tests.harness.patroni import HARBOR_NODES, MEMBERS, TOPOLOGY, TTL, VIP, patroni_lab
+from tests.harness.patroni import CLIENT, MEMBERS, TOPOLOGY, TTL, VIP, patroni_lab
 from tests.harness.sql_writer import acknowledged, writing
 from tests.helpers import REFERENCE2, compiled, require_reference, secrets_for
 
 pytestmark = pytest.mark.real_component
 
 PASSWORD = "Harbor-db-Pass_1"
-CLIENT = next(iter(HARBOR_NODES))
 DIGEST = "SELECT COUNT(*), COALESCE(SUM(n), 0) FROM harborgen_writes"
 
 
@@ -28,14 +27,6 @@ def cluster(tmp_path_factory, token_pair):
     _, tree = compiled(TOPOLOGY)
     with patroni_lab(directory, tree, secrets_for(TOPOLOGY, token_pair, harbor_db_password=PASSWORD)) as lab:
         yield lab
-
-
-def _as_harbor(lab, statement: str) -> None:
-    """STATEMENT as the Harbor role through the floating address, from a Harbor node."""
-    program = ("import sys, pg8000.native as pg; c = pg.Connection('harbor', host=sys.argv[1], password=sys.argv[2], "
-               "database='registry', timeout=5); c.run(sys.argv[3]); c.close()")
-    result = lab.lab.run(CLIENT, sys.executable, "-c", program, VIP, PASSWORD, statement)
-    assert result.returncode == 0, result.stderr
 
 
 def _wait_for(condition, timeout: float = 60) -> None:
@@ -70,28 +61,11 @@ def test_from_nothing_the_bundles_make_one_leader_and_harbor_migrates_through_th
     migrated = cluster.lab.run(CLIENT, sys.executable, "-m", "tests.harness.harbor2_schema", VIP, "5432", PASSWORD, timeout=300)
     assert migrated.returncode == 0, migrated.stderr
     assert migrated.stdout.strip() == "180"  # 0180_2.15.0_schema: the last of the 37
-    _as_harbor(cluster, "CREATE TABLE harborgen_writes (n integer PRIMARY KEY)")
-
-
-def kill_the_leader(lab, directory, limit: float = 120) -> tuple[str, str, list[int], float | None, list[str]]:
-    """A client on a Harbor node writes through the floating address while the leader's Patroni and
-    PostgreSQL are killed: (old leader, new leader, acknowledged rows, seconds without a successful
-    write, the writer's refusals by a replica)."""
-    leader = lab.leader()
-    assert lab.wait_for_one_holder() == leader
-    with writing(lab.lab, CLIENT, "postgresql", VIP, PASSWORD, directory, limit) as log:
-        time.sleep(3)
-        lab.kill(leader, "patroni", "postgres")
-        new_leader = lab.leader(not_on=leader)
-        assert lab.wait_for_one_holder(not_on=leader) == new_leader
-        time.sleep(5)
-    rows, window = acknowledged(log)
-    refused_by_replicas = [line for line in log.read_text().splitlines() if line.endswith("read-only")]
-    return leader, new_leader, rows, window, refused_by_replicas
+    cluster.as_harbor("CREATE TABLE harborgen_writes (n integer PRIMARY KEY)", PASSWORD)
 
 
 def test_killing_the_leader_loses_no_acknowledged_commit_and_the_old_leader_rejoins_with_the_same_rows(cluster, tmp_path):
-    leader, new_leader, rows, window, refused = kill_the_leader(cluster, tmp_path / "writer")
+    leader, new_leader, rows, window, refused = cluster.kill_the_leader(tmp_path / "writer", PASSWORD)
     assert rows, "the writer never wrote"
     assert window is not None, "writes never succeeded again after the leader was killed"
     print(f"\nPatroni: leader {leader} killed under load; writes failed for {window:.2f} s, then went to {new_leader}")
@@ -109,7 +83,7 @@ def test_killing_the_leader_loses_no_acknowledged_commit_and_the_old_leader_rejo
 
 def test_losing_one_etcd_member_changes_nothing_for_harbor(cluster, tmp_path):
     leader = cluster.leader()
-    _as_harbor(cluster, "TRUNCATE harborgen_writes")  # the writer numbers its rows from 1 again
+    cluster.as_harbor("TRUNCATE harborgen_writes", PASSWORD)  # the writer numbers its rows from 1 again
     with writing(cluster.lab, CLIENT, "postgresql", VIP, PASSWORD, tmp_path, 60) as log:
         time.sleep(2)
         cluster.kill(leader, "etcd")  # the leader's own etcd: its Patroni must go on with the others

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from generator.pipeline import load_cluster
 from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.netlab import Lab
+from tests.harness.sql_writer import acknowledged, writing
 from tests.helpers import ROOT, TOPOLOGIES, require_tool
 
 TOPOLOGY = TOPOLOGIES / "patroni.yaml"
@@ -34,6 +36,7 @@ VIP = _CLUSTER.database.address
 REST_API_PORT = _CLUSTER.database.patroni.rest_api_port
 TTL = _CLUSTER.database.patroni.ttl
 STUBS = ROOT / "tests" / "stubs"
+CLIENT = next(iter(HARBOR_NODES))  # the Harbor node whose client writes through the floating address
 SETTLE = 60  # seconds the lab waits at most for a leader, or for the floating address to settle
 # (private directory, mount point, owner): what each machine has of its own.
 MOUNTS = (
@@ -126,6 +129,29 @@ class PatroniLab:
                           f"--dbname={database}", "-c", statement)
         assert result.returncode == 0, result.stderr
         return result.stdout.splitlines()
+
+    def as_harbor(self, statement: str, password: str) -> None:
+        """STATEMENT as the Harbor role through the floating address, from a Harbor node."""
+        program = ("import sys, pg8000.native as pg; c = pg.Connection('harbor', host=sys.argv[1], password=sys.argv[2], "
+                   "database='registry', timeout=5); c.run(sys.argv[3]); c.close()")
+        result = self.lab.run(CLIENT, sys.executable, "-c", program, VIP, password, statement)
+        assert result.returncode == 0, result.stderr
+
+    def kill_the_leader(self, directory: Path, password: str, limit: float = 120) -> tuple[str, str, list[int], float | None, list[str]]:
+        """A client on a Harbor node writes through the floating address while the leader's Patroni and
+        PostgreSQL are killed: (old leader, new leader, acknowledged rows, seconds without a successful
+        write, the writer's refusals by a replica)."""
+        leader = self.leader()
+        assert self.wait_for_one_holder() == leader
+        with writing(self.lab, CLIENT, "postgresql", VIP, password, directory, limit) as log:
+            time.sleep(3)
+            self.kill(leader, "patroni", "postgres")
+            new_leader = self.leader(not_on=leader)
+            assert self.wait_for_one_holder(not_on=leader) == new_leader
+            time.sleep(5)
+        rows, window = acknowledged(log)
+        refused_by_replicas = [line for line in log.read_text().splitlines() if line.endswith("read-only")]
+        return leader, new_leader, rows, window, refused_by_replicas
 
     def holders(self) -> list[str]:
         return self.lab.holders(MEMBERS, VIP)
