@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench_lb_pair
 	$(BIN)/python -m tests.bench_galera
 	$(BIN)/python -m tests.bench_patroni
+	$(BIN)/python -m tests.bench_sentinel
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -178,6 +178,7 @@ CASES = {
     "HG109": (_galera(4), _galera(5)),
     "HG110": (_patroni(2), _patroni(2, etcd=["db", "db2", "c1"])),
     "HG111": (_patroni(3, synchronous_mode=False), _patroni(3, synchronous_mode=True)),
+    "HG112": (_both(_harbor2, _set("redis.sentinel.hosts", ["10.0.5.1:26379", "10.0.5.2:26379"])), _harbor2),
     "HG201": (_set("cephfs.client", "admin"), _set("cephfs.client", "admins")),
     "HG202": (_http, lambda d: None),
     "HG203": (_set("harbor.email.password", {"secret": "db_pw"}), _set("harbor.email.password", {"secret": "db_pw2"})),
@@ -317,4 +318,4 @@ def test_a_load_balancer_pair_satisfies_hg102_and_the_seed_does_not():
 
 def test_a_patroni_cluster_with_three_etcd_members_and_sentinel_holds_no_single_point_of_the_state(tmp_path):
     fired = _unaccepted(_lint(tmp_path, _patroni(3)))
-    assert not fired & {"HG103", "HG107", "HG110", "HG111"}, fired
+    assert not fired & {"HG103", "HG107", "HG110", "HG111", "HG112"}, fired

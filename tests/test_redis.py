@@ -23,6 +23,7 @@ from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.processes import stop
 from tests.harness.resp import command
+from tests.harness.sentinel import MASTER_SET, SENTINELS, kill_the_master, master_set
 from tests.helpers import (
     TOPOLOGIES,
     compiled,
@@ -186,3 +187,23 @@ def test_a_password_a_redis_file_cannot_carry_is_refused_by_name(hostile, tmp_pa
     result = run_harborgen("secrets", "check", str(TOPOLOGY), "--secrets", str(write_secrets_file(tmp_path / "s.yaml", values)))
     assert result.returncode == 2 and "redis_password" in result.stderr, result.stdout + result.stderr
     assert hostile not in result.stderr
+
+
+def test_killing_the_master_leaves_every_url_through_sentinel_leading_to_the_new_one(tmp_path, token_pair):
+    """Three servers and three sentinels (tests/harness/sentinel.py); the URLs are the real prepare's,
+    from the rendered harbor.yml. After the master's SIGKILL every URL reaches the promoted replica,
+    with its own database and the same password."""
+    hosts = ", ".join(f'"{host}:{port}"' for host, port in SENTINELS)
+    text = TOPOLOGY.read_text().replace(
+        "  password: {secret: redis_password}\n",
+        f"  password: {{secret: redis_password}}\n  sentinel:\n    master_set: {MASTER_SET}\n    hosts: [{hosts}]\n",
+    )
+    bundles, _ = _filled(tmp_path / "render", text, token_pair)
+    urls = _urls((bundles / "loopback2/h1/harbor/harbor.yml").read_text())
+    (tmp_path / "set").mkdir()
+    with master_set(tmp_path / "set", PASSWORD) as group:
+        old, found, window = kill_the_master(group, urls)
+        print(f"\nSentinel: master {old[0]}:{old[1]} killed; every Harbor URL reached the new master after {window:.2f} s")
+    masters = {master for master, _ in found.values()}
+    assert len(masters) == 1 and old not in masters, found
+    assert {name: database for name, (_, database) in found.items()} == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}

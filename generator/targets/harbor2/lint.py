@@ -40,6 +40,18 @@ def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
         )
 
 
+def sentinels_without_a_majority_after_one_loss(checked: Checked) -> Iterator[Finding]:
+    sentinel = own(checked.cluster).redis.sentinel
+    if sentinel is None or len(sentinel.hosts) >= 3:
+        return
+    yield Finding(
+        ("redis", "sentinel", "hosts"), f"Redis has {len(sentinel.hosts)} sentinel(s): {', '.join(sentinel.hosts)}",
+        "a failover needs a majority of the sentinels to elect a leader: after the loss of one there is none, "
+        "and a dead master is never replaced",
+        "run three sentinels (or five), on machines that fail apart, and list them all in redis.sentinel.hosts",
+    )
+
+
 def etcd_without_a_majority_after_one_loss(checked: Checked) -> Iterator[Finding]:
     patroni = own(checked.cluster).database.patroni
     if patroni is None or len(patroni.etcd) >= 3:
@@ -74,4 +86,6 @@ RULES: tuple[Rule, ...] = (
          "Patroni keeps its leader lock in etcd, which answers only with a majority of its members", etcd_without_a_majority_after_one_loss),
     Rule("HG111", "warning", "asynchronous PostgreSQL replication",
          "with synchronous_mode false, commits acknowledged just before a failover can be lost", asynchronous_replication),
+    Rule("HG112", "error", "fewer than three Redis sentinels",
+         "Sentinel fails a master over only with a majority of its sentinels", sentinels_without_a_majority_after_one_loss),
 )
