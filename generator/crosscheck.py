@@ -30,9 +30,11 @@ _NOUNS = {"load_balancer": ("load balancer", "pair"), "database": ("database ser
 
 def _referenced(document: Document) -> Iterator[tuple[tuple, str, str]]:
     """(path, node name, role) of every node a section names for its role."""
-    name = document.get("redis", {}).get("node")
-    if name is not None:
-        yield ("redis", "node"), name, "redis"
+    redis = document.get("redis", {})
+    if "node" in redis:
+        yield ("redis", "node"), redis["node"], "redis"
+    for index, name in enumerate(redis.get("nodes", ())):
+        yield ("redis", "nodes", index), name, "redis"
     for section, role in GROUPS.items():
         for path, name in group_nodes(document, section):
             yield path, name, role

@@ -75,6 +75,9 @@ CASES: dict[str, tuple[Path, str]] = {
     # A setting of the whole Patroni cluster: it goes to etcd once, through the leader.
     "patroni-ttl": _replace(("  password: {secret: harbor_db_password}\n", "  password: {secret: harbor_db_password}\n  patroni: {ttl: 30}\n"),
                             base=PATRONI),
+    # The sentinels' timers: each running sentinel takes them with SENTINEL SET; its seeded file stays its own.
+    "sentinel-down-after": _replace(("    master_set: harbor\n", "    master_set: harbor\n    down_after_milliseconds: 3000\n"),
+                                    base=PATRONI),
     "harbor2-sentinel-host": _replace(('"10.1.0.33:26379"', '"10.1.0.34:26379"'), base=SENTINEL),
 }
 

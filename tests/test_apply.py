@@ -677,3 +677,34 @@ def test_a_patroni_member_never_starts_beside_a_running_stock_cluster_on_its_por
     (machine.state / "clusters").write_text("15 main 5432 down postgres /var/lib/postgresql/15/main /var/log/postgresql/main.log\n")
     started = machine.apply("pg1", "--secrets", machine.pack("pg1"))
     assert "systemctl start patroni" in _calls(machine), started.stdout + started.stderr
+
+
+def test_a_sentinel_is_seeded_over_debians_own_file_once_and_never_overwritten(tmp_path, token_pair):
+    """No other sentinel answers (a new set): the seed names the first node; Debian's file is kept aside, and
+    the seeded one is the sentinel's own from then on, whatever a later bundle says."""
+    topology = TOPOLOGIES / "patroni.yaml"
+    bundles = tmp_path / "out" / "patroni"
+    write_tree(compiled(topology)[1], bundles)
+    values = secrets_for(topology, token_pair)
+    packs = make_packs(topology, write_secrets_file(tmp_path / "secrets.yaml", values), tmp_path / "packs")
+    machine = Machine(tmp_path / "machine", bundles, packs, values)
+    conf = machine.root / "etc/redis/sentinel.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("port 26379\nsentinel monitor mymaster 127.0.0.1 6379 2\n")
+
+    seeded = machine.apply("r2", "--secrets", machine.pack("r2"))
+    assert seeded.returncode == 0 and "no other sentinel answered" in seeded.stdout, seeded.stdout + seeded.stderr
+    text = conf.read_text()
+    assert "sentinel monitor harbor 10.79.0.41 6379 2\n" in text and "mymaster" not in text
+    assert f"sentinel auth-pass harbor {values['redis_password']}\n" in text and conf.stat().st_mode & 0o777 == 0o600
+    assert "mymaster" in (conf.parent / "sentinel.conf.harborgen-orig").read_text()
+    assert "redis-cli -h 10.79.0.41 -p 26379 --raw SENTINEL master harbor" in _calls(machine)
+    assert "the sentinel on 10.79.0.43:26379 does not answer" in seeded.stdout
+
+    conf.write_text(text.replace("10.79.0.41 6379", "10.79.0.43 6379") + "sentinel myid abc\n")  # Sentinel's rewrite
+    again = machine.apply("r2", "--secrets", machine.pack("r2"))
+    assert again.returncode == 0 and "kept: " in again.stdout and "does not answer" in again.stdout, again.stdout + again.stderr
+    assert "sentinel monitor harbor 10.79.0.43 6379 2\n" in conf.read_text()
+    checked = machine.apply("r2", "--check")
+    assert checked.returncode != 0 and "the sentinel does not answer on 10.79.0.42:26379" in checked.stdout, checked.stdout
+

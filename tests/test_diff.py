@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from generator.pipeline import load_cluster
 from generator.resources import SCHEMA_FILE
 from generator.targets.harbor2.patroni import plan_warnings
+from generator.targets.harbor2.sentinel import plan_warnings as sentinel_plan_warnings
 from tests.diff_cases import CASES, PATRONI, case_files
 from tests.golden_tool import DIFF_FORMATS, diff_output
 from tests.helpers import GOLDEN, ROOT, run_cli, run_harborgen
@@ -123,6 +124,12 @@ def test_a_patroni_setting_goes_to_etcd_and_restarts_nothing():
     assert "cluster-wide change" not in text and "no Harbor restart" in text
 
 
+def test_a_sentinel_timer_goes_to_each_running_sentinel_and_restarts_nothing():
+    _, text = _diff("sentinel-down-after")
+    assert _plan(text) == ["r1", "r2", "r3"], text
+    assert text.count("SENTINEL SET") == 3 and "restart Redis" not in text and "Warnings" not in text
+
+
 def test_a_single_postgresql_becoming_patroni_is_planned_as_a_restore_into_an_empty_cluster():
     _, text = _diff("harbor2-patroni-database")
     assert "Patroni makes a new, empty cluster" in text and "pg_dump registry on pg first" in text
@@ -139,6 +146,17 @@ def test_patroni_members_and_etcd_members_change_one_at_a_time(tmp_path):
     assert any("members change (+pg4, +pg5): one at a time" in warning for warning in found), found
     assert any("etcdctl member add or remove" in warning for warning in found), found  # etcd defaults to the members
     assert plan_warnings(load_cluster(PATRONI), load_cluster(PATRONI)) == []
+
+
+def test_a_node_joining_or_leaving_the_sentinel_set_is_an_operator_step(tmp_path):
+    moved = tmp_path / "moved.yaml"
+    moved.write_text(PATRONI.read_text().replace("nodes: [r1, r2, r3]", "nodes: [r1, r2, r4]").replace(
+        "  r3: {address: 10.79.0.43, roles: [redis]}\n", "  r4: {address: 10.79.0.44, roles: [redis]}\n"))
+    found = sentinel_plan_warnings(load_cluster(PATRONI), load_cluster(moved))
+    assert len(found) == 2, found
+    assert found[0].startswith("r4 join the Sentinel set harbor") and "REPLICAOF" in found[0]
+    assert found[1].startswith("r3 leave the Sentinel set") and "SENTINEL RESET harbor" in found[1]
+    assert sentinel_plan_warnings(load_cluster(PATRONI), load_cluster(PATRONI)) == []
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

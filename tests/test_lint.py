@@ -113,6 +113,17 @@ def _harbor2(document):
                          "sentinel": {"master_set": "harbor", "hosts": ["10.0.5.1:26379", "10.0.5.2:26379", "10.0.5.3:26379"]}}
 
 
+def _sentinel_set(**sentinel):
+    """_harbor2 with a Sentinel set harborgen renders: three Redis nodes, each with a sentinel."""
+    def edit(document):
+        _harbor2(document)
+        for index in (1, 2, 3):
+            document["nodes"][f"r{index}"] = {"address": f"10.0.5.{index}", "roles": ["redis"]}
+        document["redis"] = {"nodes": ["r1", "r2", "r3"], "password": {"secret": "redis_pw"},
+                             "sentinel": {"master_set": "harbor", **sentinel}}
+    return edit
+
+
 def _one_redis(document):
     _harbor2(document)
     del document["redis"]["sentinel"]
@@ -233,6 +244,12 @@ def test_rule_fires_on_its_case(tmp_path, rule):
 def test_rule_stays_quiet_on_its_near_miss(tmp_path, rule):
     _, near_miss = CASES[rule]
     assert rule not in _unaccepted(_lint(tmp_path, near_miss))
+
+
+def test_a_sentinel_quorum_that_one_lost_machine_leaves_unreachable_fires_hg112(tmp_path):
+    assert "HG112" in _unaccepted(_lint(tmp_path, _sentinel_set(quorum=3)))
+    assert "HG112" not in _unaccepted(_lint(tmp_path, _sentinel_set(quorum=2)))
+    assert "HG112" not in _unaccepted(_lint(tmp_path, _sentinel_set()))
 
 
 def test_accepted_findings_are_listed_as_accepted_with_their_reason(tmp_path):

@@ -209,7 +209,7 @@ def plan(report: Report, old: Cluster, new: Cluster, catalogues: Catalogues) -> 
 
 
 # The phase of the machines that hold only these roles.
-_ROLE_PHASES = {"database": Phase.DATABASE, "load-balancer": Phase.BALANCER}
+_ROLE_PHASES = {"database": Phase.DATABASE, "redis": Phase.DATABASE, "load-balancer": Phase.BALANCER}
 
 
 def _phase(action: Action, roles: tuple[str, ...]) -> Phase:

@@ -29,6 +29,7 @@ class Action(Enum):
     RUN_DATABASE_SQL = "run-database-sql"
     REWRITE_HBA = "rewrite-pg-hba"
     RESTART_REDIS = "restart-redis"
+    SET_SENTINEL = "set-sentinel"
     RESTART_DATABASE = "restart-database"
     RELOAD_PATRONI = "reload-patroni"
     EDIT_PATRONI_CONFIG = "edit-patroni-config"
@@ -61,6 +62,7 @@ _PHASES = {
     Action.RUN_DATABASE_SQL: Phase.DATABASE,
     Action.REWRITE_HBA: Phase.DATABASE,
     Action.RESTART_REDIS: Phase.DATABASE,
+    Action.SET_SENTINEL: Phase.DATABASE,
     Action.RESTART_DATABASE: Phase.DATABASE,
     Action.RELOAD_PATRONI: Phase.DATABASE,
     Action.EDIT_PATRONI_CONFIG: Phase.DATABASE,

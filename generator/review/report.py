@@ -18,6 +18,8 @@ ACTION_TEXT = {
     Action.RUN_DATABASE_SQL: "apply.sh (runs create-database.sql)",
     Action.REWRITE_HBA: "apply.sh (rewrites the Harbor lines of pg_hba.conf and reloads PostgreSQL)",
     Action.RESTART_REDIS: "apply.sh, then restart Redis (every node's sessions and queued jobs wait)",
+    Action.SET_SENTINEL: "apply.sh (gives the settings to the running sentinel with SENTINEL SET: nothing restarts, "
+                         "and a seeded sentinel's file stays its own)",
     Action.RESTART_DATABASE: "apply.sh, then systemctl restart mariadb (this Galera member leaves and rejoins by IST; "
                              "one member at a time, each once the last is Synced again)",
     Action.RELOAD_PATRONI: "apply.sh (reloads Patroni: PostgreSQL keeps running; a setting that needs a restart shows "

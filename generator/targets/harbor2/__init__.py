@@ -6,7 +6,7 @@ from typing import Any
 
 from ...model import Cluster
 from .. import Feature, Target
-from . import artifacts, crosscheck, lint, patroni
+from . import artifacts, crosscheck, lint, patroni, sentinel
 from .model import PATRONI_SECRETS, PINNED, Harbor2Cluster, build
 
 
@@ -18,13 +18,14 @@ def _published_ports(document: dict[str, Any]) -> tuple[int, ...]:
 def _registry_redis(cluster: Harbor2Cluster) -> tuple:
     """What the registry's Redis URL is made of (prepare builds it from harbor.yml)."""
     redis = cluster.redis
-    return redis.address, redis.registry_index, redis.sentinel, redis.password.name, redis.idle_timeout_seconds
+    master_set = redis.sentinel.master_set if redis.sentinel else None
+    return redis.address, redis.registry_index, master_set, redis.password.name, redis.idle_timeout_seconds
 
 
 def _plan_warnings(old: Cluster, new: Cluster) -> list[str]:
     if not isinstance(old, Harbor2Cluster) or not isinstance(new, Harbor2Cluster):
         return []
-    found = patroni.plan_warnings(old, new)
+    found = patroni.plan_warnings(old, new) + sentinel.plan_warnings(old, new)
     if _registry_redis(old) != _registry_redis(new):
         found.append("the registry's Redis URL changes: a saved garbage-collection schedule keeps the old one in the database "
                      "(goharbor/harbor#17984): once every node runs the new one, save the GC schedule again in the UI")

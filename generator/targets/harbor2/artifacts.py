@@ -17,7 +17,7 @@ from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
 from ...model import Cluster, Node
 from ...review.impacts import Action, Impact
-from . import patroni
+from . import patroni, sentinel
 from .model import own
 
 PINS = "harbor/harborgen/pins"
@@ -90,6 +90,7 @@ ROWS = (
     Row("redis/harbor.conf", "redis/redis.conf.j2", ("redis",), "text", (Impact(Action.RESTART_REDIS),),
         Install(_redis_conf, When.BEFORE_MOUNT, service_user="redis"),
         contexts=("redis-conf",)),
+    *sentinel.ROWS,
 )
 
 # Harbor 2.15 runs garbage collection as a job, once for the cluster, through Redis: no gc.sh.
@@ -108,4 +109,5 @@ def bundle_values(cluster: Cluster, node: Node) -> dict:
         "secretkey_name": "",
         "redis_conf": _redis_conf(cluster, node),
         **patroni.bundle_values(cluster, node),
+        **sentinel.bundle_values(cluster, node),
     }

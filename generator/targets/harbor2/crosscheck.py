@@ -14,25 +14,53 @@ def redis_is_one_endpoint(document: Document, located: Located) -> Iterator[Diag
     redis = document.get("redis")
     if redis is None:
         return
-    given = [key for key in ("node", "host") if key in redis]
-    if len(given) == 2:
-        yield located.diagnostic(("redis", "host"), "is set together with redis.node (expected one of them: a node of the topology, or a host outside it)", of_key=True)
+    given = [key for key in ("node", "nodes", "host") if key in redis]
+    if len(given) > 1:
+        yield located.diagnostic(("redis", given[1]), f"is set together with redis.{given[0]} (expected one of node, nodes and host: "
+                                 "a node of the topology, a Sentinel set of them, or a host outside it)", of_key=True)
     elif not given and "sentinel" not in redis:
-        yield located.diagnostic(("redis",), "names no Redis (expected redis.node, redis.host, or redis.sentinel)", of_key=True)
+        yield located.diagnostic(("redis",), "names no Redis (expected redis.node, redis.nodes, redis.host, or redis.sentinel)", of_key=True)
     if "sentinel" in redis and "host" in redis:
         yield located.diagnostic(
             ("redis", "host"),
             "is set together with redis.sentinel (expected no host: with Sentinel, Harbor asks the sentinels where the master is)",
             of_key=True,
         )
-    holders = nodes_with(document, "redis")
-    for name in holders:
-        if name != redis.get("node"):
-            named = f"redis.node is {redis['node']!r}" if "node" in redis else "redis.node is not set"
+    yield from _sentinels_of_the_set(redis, located)
+    named = redis.get("nodes") or [redis.get("node")]
+    if "nodes" in redis:
+        said, expected = "redis.nodes does not name it", "on the nodes redis.nodes names"
+    else:
+        said = f"redis.node is {redis['node']!r}" if "node" in redis else "redis.node is not set"
+        expected = "on the node redis.node names"
+    for name in nodes_with(document, "redis"):
+        if name not in named:
             yield located.diagnostic(
                 ("nodes", name, "roles"),
-                f"node {name!r} holds the 'redis' role, but {named} (expected the redis role on the node redis.node names, and only there)",
+                f"node {name!r} holds the 'redis' role, but {said} (expected the redis role {expected}, and only there)",
             )
+
+
+def _sentinels_of_the_set(redis: Document, located: Located) -> Iterator[Diagnostic]:
+    """The sentinels are the set's own nodes (redis.nodes), or ones outside the topology (sentinel.hosts)."""
+    sentinel = redis.get("sentinel")
+    if "nodes" in redis and sentinel is None:
+        yield located.diagnostic(("redis",), "names a Sentinel set in redis.nodes but has no redis.sentinel (expected its master_set)", of_key=True)
+    if sentinel is None:
+        return
+    if "nodes" in redis and "hosts" in sentinel:
+        yield located.diagnostic(("redis", "sentinel", "hosts"), "is set together with redis.nodes (expected no hosts: each node of redis.nodes runs a sentinel)", of_key=True)
+    if "nodes" not in redis and "hosts" not in sentinel:
+        yield located.diagnostic(("redis", "sentinel"), "has no hosts (expected the sentinels' HOST:PORT addresses, or redis.nodes for a set harborgen renders)", of_key=True)
+    if "nodes" not in redis:
+        written = located.data.get("redis", {}).get("sentinel") or {}
+        for key in ("port", "quorum", "down_after_milliseconds", "failover_timeout"):
+            if key in written:
+                yield located.diagnostic(("redis", "sentinel", key), "is set, but harborgen renders sentinels only for redis.nodes "
+                                         "(expected it in the sentinels' own files, for sentinels outside the topology)", of_key=True)
+    elif sentinel.get("quorum", 0) > len(redis["nodes"]):
+        yield located.diagnostic(("redis", "sentinel", "quorum"), f"is {sentinel['quorum']}, more than the {len(redis['nodes'])} sentinels of redis.nodes "
+                                 "(expected at most their number: no failover could ever start)")
 
 
 def redis_cluster_is_refused(document: Document, located: Located) -> Iterator[Diagnostic]:

@@ -41,15 +41,25 @@ def connection_limit_below_the_pools(checked: Checked) -> Iterator[Finding]:
 
 
 def sentinels_without_a_majority_after_one_loss(checked: Checked) -> Iterator[Finding]:
-    sentinel = own(checked.cluster).redis.sentinel
-    if sentinel is None or len(sentinel.hosts) >= 3:
+    redis = own(checked.cluster).redis
+    sentinel = redis.sentinel
+    if sentinel is None:
         return
-    yield Finding(
-        ("redis", "sentinel", "hosts"), f"Redis has {len(sentinel.hosts)} sentinel(s): {', '.join(sentinel.hosts)}",
-        "a failover needs a majority of the sentinels to elect a leader: after the loss of one there is none, "
-        "and a dead master is never replaced",
-        "run three sentinels (or five), on machines that fail apart, and list them all in redis.sentinel.hosts",
-    )
+    count = len(sentinel.hosts)
+    if count < 3:
+        yield Finding(
+            ("redis", "nodes") if redis.nodes else ("redis", "sentinel", "hosts"), f"Redis has {count} sentinel(s): {', '.join(sentinel.hosts)}",
+            "a failover needs a majority of the sentinels to elect a leader: after the loss of one there is none, "
+            "and a dead master is never replaced",
+            "run three sentinels (or five), on machines that fail apart" + ("" if redis.nodes else ", and list them all in redis.sentinel.hosts"),
+        )
+    elif redis.nodes and sentinel.quorum > count - 1:
+        yield Finding(
+            ("redis", "sentinel", "quorum"), f"quorum {sentinel.quorum} of {count} sentinels",
+            "after the loss of one machine, fewer sentinels remain than the quorum: none can call the master down, "
+            "and a dead master is never replaced",
+            f"leave quorum at its default, a majority ({count // 2 + 1})",
+        )
 
 
 def etcd_without_a_majority_after_one_loss(checked: Checked) -> Iterator[Finding]:

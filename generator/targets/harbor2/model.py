@@ -129,11 +129,23 @@ class PostgreSQL(SqlDatabase):
 class Sentinel:
     master_set: str
     hosts: tuple[str, ...]
+    # Of the sentinels harborgen renders (redis.nodes): how they watch the set.
+    port: int
+    quorum: int
+    down_after_milliseconds: int
+    failover_timeout: int
+
+    @property
+    def settings(self) -> tuple[str, ...]:
+        """What SENTINEL SET takes, in pairs: the settings apply.sh gives a running sentinel."""
+        return ("quorum", str(self.quorum), "down-after-milliseconds", str(self.down_after_milliseconds),
+                "failover-timeout", str(self.failover_timeout))
 
 
 @dataclass(frozen=True)
 class Redis:
     node: str | None
+    nodes: tuple[Node, ...]  # a Sentinel set harborgen renders: each a Redis server and a sentinel
     host: str | None  # None with Sentinel only
     port: int
     password: SecretRef
@@ -158,8 +170,8 @@ class Harbor2Cluster(Cluster):
     redis: Redis
 
     def services(self) -> tuple[tuple[str, str], ...]:
-        own = (("Redis", self.redis.node),) if self.redis.node else ()
-        return super().services() + own
+        names = (self.redis.node,) if self.redis.node else tuple(node.name for node in self.redis.nodes)
+        return super().services() + tuple(("Redis", name) for name in names)
 
     def template_names(self) -> dict[str, Any]:
         return {"redis": self.redis}
@@ -244,16 +256,26 @@ def _patroni(spec: dict[str, Any], machines: tuple[Node, ...], nodes: dict[str, 
     )
 
 
+def _sentinel(spec: dict[str, Any] | None, members: tuple[Node, ...]) -> Sentinel | None:
+    if spec is None:
+        return None
+    port = spec["port"]
+    hosts = tuple(f"{member.address}:{port}" for member in members) if members else tuple(spec["hosts"])
+    return Sentinel(spec["master_set"], hosts, port, spec.get("quorum", len(hosts) // 2 + 1),
+                    spec["down_after_milliseconds"], spec["failover_timeout"])
+
+
 def _redis(spec: dict[str, Any], nodes: dict[str, Node]) -> Redis:
-    sentinel = spec.get("sentinel")
     node = spec.get("node")
+    members = tuple(nodes[name] for name in spec.get("nodes", ()))
     indexes = spec["indexes"]
     return Redis(
         node=node,
+        nodes=members,
         host=nodes[node].address if node else spec.get("host"),
         port=spec["port"],
         password=secret_ref(spec["password"]),
-        sentinel=Sentinel(sentinel["master_set"], tuple(sentinel["hosts"])) if sentinel else None,
+        sentinel=_sentinel(spec.get("sentinel"), members),
         registry_index=indexes["registry"],
         jobservice_index=indexes["jobservice"],
         trivy_index=indexes["trivy"],

@@ -320,10 +320,7 @@ install_file() {
         return
     fi
     mkdir -p "$(dirname "$destination")"
-    if [ -f "$destination" ] && [ ! -e "$destination.harborgen-orig" ] && [ ! -L "$destination.harborgen-orig" ]; then
-        cp -pP "$destination" "$destination.harborgen-orig"
-        echo "kept the replaced file as $destination.harborgen-orig"
-    fi
+    keep_the_original "$destination"
     temporary=$(mktemp "$destination.harborgen.XXXXXX")
     cat "$SOURCE" > "$temporary"
     chmod "$mode" "$temporary"
@@ -331,6 +328,14 @@ install_file() {
     echo "wrote $destination (mode $mode)"
     written+=("$1")
     give_to "$service_user" "$destination"
+}
+
+# keep_the_original DESTINATION: the file harborgen replaces first, once, as DESTINATION.harborgen-orig.
+keep_the_original() {
+    if [ -f "$1" ] && [ ! -e "$1.harborgen-orig" ] && [ ! -L "$1.harborgen-orig" ]; then
+        cp -pP "$1" "$1.harborgen-orig"
+        echo "kept the replaced file as $1.harborgen-orig"
+    fi
 }
 
 # give_to SERVICE_USER FILE: a service that reads its file as its own user (redis-server) owns it.
@@ -630,6 +635,161 @@ set_up_patroni() {
     echo "role $database_user and database $database_name are set up (on the leader)"
 }
 
+# --- a sentinel of a Redis Sentinel set (redis.nodes) ---------------------------------
+
+# Sentinel rewrites its own file at every failover (the master now, the replicas and sentinels it
+# knows): installed again, the bundle's file would send a restarted sentinel back to the old master.
+# So redis/sentinel.conf is a seed, written only while the installed file watches no master set of
+# ours (Debian's own watches "mymaster"); after that, apply.sh gives its settings to the running
+# sentinel with SENTINEL SET, and Sentinel keeps them in its file.
+
+# ask_sentinel ADDRESS:PORT ARGUMENT...: the sentinel's answer, one value a line; nothing when it does not answer.
+ask_sentinel() {
+    local address=${1%:*} port=${1##*:}
+    shift
+    timeout 5 redis-cli -h "$address" -p "$port" --raw "$@" 9>&- 2>/dev/null
+}
+
+# watches_the_set FILE SET: the sentinel's file watches SET.
+watches_the_set() {
+    local first second name _
+    while read -r first second name _; do
+        [ "${first,,} ${second,,} $name" = "sentinel monitor $2" ] && return 0
+    done < "$1"
+    return 1
+}
+
+# find_the_master SET PEER...: sets master to "ADDRESS PORT", the master of SET as the peer with the newest
+# configuration names it (a failover raises config-epoch, and the sentinels adopt the highest), and says
+# what each peer answered; master is empty when none answers (a new set). Right after a failover a peer
+# may still name the old master: a sentinel seeded with it would watch a replica, and never follow.
+# The address comes from get-master-addr-by-name, asked after the epoch: the failover's leader raises
+# its epoch at the promotion but lists the old master in SENTINEL master until the replicas follow.
+find_the_master() {
+    local set=$1 peer epoch named newest=-1
+    shift
+    master=""
+    for peer in "$@"; do
+        read_sentinel "$peer" "$set"
+        epoch=${sentinel_now[config-epoch]:-}
+        named=$(ask_sentinel "$peer" SENTINEL get-master-addr-by-name "$set" | paste -sd ' ') || named=""
+        if ! [[ $epoch =~ ^[0-9]+$ && $named =~ ^[^[:space:]]+\ [0-9]+$ ]]; then
+            echo "the sentinel on $peer does not answer"
+            continue
+        fi
+        echo "the sentinel on $peer names $named (config-epoch $epoch)"
+        if (( epoch > newest )); then
+            newest=$epoch
+            master=$named
+        fi
+    done
+}
+
+# seed_naming SET "ADDRESS PORT" < SEED: the seed with its monitor line on that master (the quorum stays);
+# as it is when no master is given.
+seed_naming() {
+    local line first second name _address _port quorum
+    while IFS= read -r line; do
+        read -r first second name _address _port quorum <<< "$line"
+        if [ -n "$2" ] && [ "$first $second $name" = "sentinel monitor $1" ]; then
+            line="sentinel monitor $1 $2 $quorum"
+        fi
+        printf '%s\n' "$line"
+    done
+}
+
+sentinel_answers() {
+    [ "$(ask_sentinel "$1" PING)" = PONG ]
+}
+
+# read_sentinel ADDRESS:PORT SET: what the sentinel says of SET (SENTINEL master), into sentinel_now.
+declare -A sentinel_now=()
+read_sentinel() {
+    local key value
+    sentinel_now=()
+    while IFS= read -r key && IFS= read -r value; do
+        sentinel_now[$key]=$value
+    done < <(ask_sentinel "$1" SENTINEL master "$2")
+}
+
+# sentinel_settings_differ ADDRESS:PORT SET KEY VALUE...: the running sentinel's differ from these (SENTINEL SET's pairs).
+sentinel_settings_differ() {
+    read_sentinel "$1" "$2"
+    shift 2
+    while [ $# -ge 2 ]; do
+        [ "${sentinel_now[$1]:-}" = "$2" ] || return 0
+        shift 2
+    done
+    return 1
+}
+
+# sentinel_knows_the_set ADDRESS:PORT SET OTHERS: it knows OTHERS other sentinels and OTHERS replicas. It learns
+# a replica only from the master's INFO: one that wins an election knowing none aborts the failover.
+sentinel_knows_the_set() {
+    read_sentinel "$1" "$2"
+    [ "${sentinel_now[num-other-sentinels]:-0}" -ge "$3" ] && [ "${sentinel_now[num-slaves]:-0}" -ge "$3" ]
+}
+
+# give_the_sentinel_its_settings ADDRESS:PORT SET KEY VALUE...
+give_the_sentinel_its_settings() {
+    local sentinel=$1 set=$2
+    shift 2
+    if ! sentinel_answers "$sentinel"; then
+        echo "the sentinel does not answer on $sentinel: start it (systemctl start redis-sentinel), then apply again"
+    elif ! sentinel_settings_differ "$sentinel" "$set" "$@"; then
+        echo "unchanged: the sentinel's settings ($*)"
+    elif [ "$dry_run" = true ]; then
+        echo "would run: SENTINEL SET $set $*"
+    else
+        [ "$(ask_sentinel "$sentinel" SENTINEL SET "$set" "$@")" = OK ] || fail "the sentinel on $sentinel refused SENTINEL SET $set $*"
+        echo "gave the sentinel its settings: $*"
+    fi
+}
+
+# shellcheck disable=SC2154  # values.sh of a Sentinel set's Redis node assigns sentinel_peers and sentinel_settings
+set_up_sentinel() {
+    local destination=$root${sentinel_conf:?values.sh of a sentinel names it} set=${sentinel_master_set:?values.sh names it}
+    local sentinel=${sentinel_address:?values.sh names it} master temporary
+    command -v redis-cli >/dev/null || fail "redis-cli is missing: install redis-tools (Debian's redis-sentinel brings it)"
+    if [ "$checking" = true ]; then
+        if [ ! -f "$destination" ] || ! watches_the_set "$destination" "$set"; then
+            drift "$destination" "this node's sentinel was never seeded: it watches no $set"
+        elif ! sentinel_answers "$sentinel"; then
+            drift redis-sentinel "the sentinel does not answer on $sentinel: the set has one sentinel fewer"
+        elif sentinel_settings_differ "$sentinel" "$set" "${sentinel_settings[@]}"; then
+            drift redis-sentinel "the sentinel's settings are not ${sentinel_settings[*]}: apply.sh gives them with SENTINEL SET"
+        elif ! sentinel_knows_the_set "$sentinel" "$set" "${#sentinel_peers[@]}"; then
+            drift redis-sentinel "the sentinel knows ${sentinel_now[num-other-sentinels]:-0} other sentinels and ${sentinel_now[num-slaves]:-0} replicas of $set, not ${#sentinel_peers[@]} of each: it could not fail the master over"
+        fi
+        return 0
+    fi
+    if not_a_file "$destination"; then
+        fail "will not write $destination: it is $(kind_of "$destination") where a regular file belongs: move it away"
+    fi
+    step "the sentinel of $set"
+    if [ -f "$destination" ] && watches_the_set "$destination" "$set"; then
+        echo "kept: $destination (seeded before; the sentinel's own since)"
+        give_the_sentinel_its_settings "$sentinel" "$set" "${sentinel_settings[@]}"
+        return
+    fi
+    source_of redis/sentinel.conf
+    find_the_master "$set" "${sentinel_peers[@]}"
+    if [ "$dry_run" = true ]; then
+        echo "would write $destination (mode 0600), watching ${master:-the master the seed names}"
+        return
+    fi
+    refuse_unsafe_target "$destination" redis
+    mkdir -p "$(dirname "$destination")"
+    keep_the_original "$destination"
+    temporary=$(mktemp "$destination.harborgen.XXXXXX")
+    seed_naming "$set" "$master" < "$SOURCE" > "$temporary"
+    chmod 0600 "$temporary"
+    replace_file "$temporary" "$destination"
+    give_to redis "$destination"
+    echo "seeded $destination (mode 0600), watching ${master:-the master the seed names: no other sentinel answered}"
+    written+=(redis/sentinel.conf)
+}
+
 # The new site is checked before anything is installed: a bad one never reaches the running
 # nginx, nor the one a reboot would start from the installed directory.
 validate_load_balancer() {
@@ -689,6 +849,7 @@ install_listed shared
 install_listed after-mount "installing the files of this bundle"
 if [ "${etcd_member:-false}" = true ]; then start_etcd; fi  # values.sh names it in a Patroni cluster's bundles only
 if has_role database; then set_up_database; fi
+if [ -n "${sentinel_conf:-}" ]; then set_up_sentinel; fi  # values.sh names it on a Sentinel set's Redis nodes only
 if has_role load-balancer; then start_load_balancer; fi
 if { has_role load-balancer || has_role database; } && [ "${keepalived:?values.sh of a load balancer or database node says}" = true ]; then
     start_keepalived
@@ -708,4 +869,7 @@ if has_role harbor; then
 fi
 if has_role redis; then
     echo "Next, on this node: add 'include ${redis_conf:?values.sh of a Redis node names it}' at the end of redis.conf and restart Redis"
+fi
+if wrote redis/sentinel.conf; then
+    echo "Then: make this Redis a replica of the set's master unless it is that master (REPLICAOF, RUNBOOK.md), and systemctl restart redis-sentinel"
 fi
