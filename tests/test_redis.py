@@ -19,11 +19,12 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from generator.pipeline import load_cluster
 from generator.secrets.packs import materialize
 from generator.writer import write_tree
 from tests.harness.processes import stop
 from tests.harness.resp import command
-from tests.harness.sentinel import MASTER_SET, SENTINELS, kill_the_master, master_set
+from tests.harness.sentinel import kill_the_master, sentinel_set
 from tests.helpers import (
     TOPOLOGIES,
     compiled,
@@ -189,21 +190,68 @@ def test_a_password_a_redis_file_cannot_carry_is_refused_by_name(hostile, tmp_pa
     assert hostile not in result.stderr
 
 
-def test_killing_the_master_leaves_every_url_through_sentinel_leading_to_the_new_one(tmp_path, token_pair):
-    """Three servers and three sentinels (tests/harness/sentinel.py); the URLs are the real prepare's,
-    from the rendered harbor.yml. After the master's SIGKILL every URL reaches the promoted replica,
-    with its own database and the same password."""
-    hosts = ", ".join(f'"{host}:{port}"' for host, port in SENTINELS)
-    text = TOPOLOGY.read_text().replace(
+# The loopback topology's one Redis made a Sentinel set harborgen renders: three nodes, each a Redis and
+# a sentinel, with a short down-after so that a failover takes seconds.
+SET_NODES = {"r1": "127.0.0.41", "r2": "127.0.0.42", "r3": "127.0.0.43"}
+SET_MASTER_SET = "harbor-master"
+
+
+def _sentinel_set_topology() -> str:
+    members = "".join(f"  {name}: {{address: {address}, roles: [redis]}}\n" for name, address in SET_NODES.items())
+    return TOPOLOGY.read_text().replace("  node: redis\n  port: 16379\n", f"  nodes: [{', '.join(SET_NODES)}]\n  port: 16379\n").replace(
         "  password: {secret: redis_password}\n",
-        f"  password: {{secret: redis_password}}\n  sentinel:\n    master_set: {MASTER_SET}\n    hosts: [{hosts}]\n",
-    )
+        f"  password: {{secret: redis_password}}\n  sentinel:\n    master_set: {SET_MASTER_SET}\n    port: 26391\n"
+        "    down_after_milliseconds: 1000\n    failover_timeout: 10000\n",
+    ).replace("  redis: {address: 127.0.0.25, roles: [redis]}\n", members)
+
+
+def test_a_rendered_sentinel_set_fails_over_and_every_harbor_url_follows_the_new_master(tmp_path, token_pair):
+    """The set brought up from its bundles (tests/harness/sentinel.py); the URLs are the real prepare's, from the
+    rendered harbor.yml. After the master's SIGKILL every URL reaches the promoted replica, with its own database.
+    The old master's machine, rebuilt, is seeded with the master its peers name, and its Redis, restarted with
+    the same included file, becomes a replica: the bundle never points the set back at the old master."""
+    text = _sentinel_set_topology()
     bundles, _ = _filled(tmp_path / "render", text, token_pair)
+    cluster = load_cluster(tmp_path / "render" / "topology.yaml")
     urls = _urls((bundles / "loopback2/h1/harbor/harbor.yml").read_text())
     (tmp_path / "set").mkdir()
-    with master_set(tmp_path / "set", PASSWORD) as group:
+    with sentinel_set(tmp_path / "set", bundles / "loopback2", cluster, PASSWORD) as group:
         old, found, window = kill_the_master(group, urls)
         print(f"\nSentinel: master {old[0]}:{old[1]} killed; every Harbor URL reached the new master after {window:.2f} s")
-    masters = {master for master, _ in found.values()}
-    assert len(masters) == 1 and old not in masters, found
-    assert {name: database for name, (_, database) in found.items()} == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}
+        masters = {master for master, _ in found.values()}
+        assert len(masters) == 1 and old not in masters, found
+        assert {name: database for name, (_, database) in found.items()} == {"core": 0, "jobservice": 2, "registry": 1, "trivy": 5}
+        (new,) = masters
+        rebuilt = group.name_of(old)
+        stop(group.sentinels.pop(rebuilt))
+        # Rebuilt as soon as one other sentinel names the new master: the other may still name the old one.
+        group.wait_until_named(new, by=1)
+        group.sentinel_conf(rebuilt).unlink()
+        reseeded = group.apply(rebuilt)
+        assert reseeded.returncode == 0 and f"watching {new[0]} {new[1]}" in reseeded.stdout, reseeded.stdout + reseeded.stderr
+        assert reseeded.stdout.count("the sentinel on ") == 2, reseeded.stdout
+        group.start_server(rebuilt)
+        group.start_sentinel(rebuilt)
+        group.wait_until_watched(new)
+        assert group.master_named_by(rebuilt) == new
+        assert group.role(rebuilt)[:3] == ["slave", new[0], new[1]]
+
+
+def test_apply_gives_a_running_sentinel_its_settings_and_check_sees_when_they_differ(tmp_path, token_pair):
+    bundles, _ = _filled(tmp_path / "render", _sentinel_set_topology(), token_pair)
+    cluster = load_cluster(tmp_path / "render" / "topology.yaml")
+    (tmp_path / "set").mkdir()
+    with sentinel_set(tmp_path / "set", bundles / "loopback2", cluster, PASSWORD) as group:
+        for name in SET_NODES:
+            checked = group.apply(name, "--check")
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert group.ask_sentinel("r3", "SENTINEL", "SET", SET_MASTER_SET, "down-after-milliseconds", "4000") == "OK"
+        drifted = group.apply("r3", "--check")
+        assert drifted.returncode != 0 and "down-after-milliseconds 1000" in drifted.stdout, drifted.stdout
+        seeded = group.sentinel_conf("r3").read_text()
+        again = group.apply("r3")
+        assert again.returncode == 0 and "gave the sentinel its settings" in again.stdout, again.stdout + again.stderr
+        assert "kept: " in again.stdout and group.apply("r3", "--check").returncode == 0
+        state = group.ask_sentinel("r3", "SENTINEL", "master", SET_MASTER_SET)
+        assert dict(zip(state[::2], state[1::2], strict=True))["down-after-milliseconds"] == "1000"
+        assert "sentinel monitor" in seeded and "HARBORGEN_SECRET" not in seeded

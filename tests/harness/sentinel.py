@@ -1,10 +1,14 @@
-"""A Redis master set of three real redis-server and three real redis-sentinel on loopback, and a
-client that uses Harbor's Redis URLs the way Harbor's clients do (ask a sentinel for the master, then
-authenticate and select the URL's database on it).
+"""A Redis Sentinel set of a render's redis.nodes on loopback, each node a real redis-server and a real
+redis-sentinel started from what its bundle's apply.sh installed, and a client that uses Harbor's Redis
+URLs the way Harbor's clients do (ask a sentinel for the master, then authenticate and select the URL's
+database on it).
 
-harborgen renders no sentinel.conf yet: the servers' and sentinels' files here are the test's own,
-the operator's side of the RUNBOOK ("every Redis of the set needs the same password"). What is
-harborgen's is the URLs: the real 2.15.2 prepare builds them from the rendered harbor.yml.
+Each node's apply.sh runs with --root, a directory of its own: the server reads the bundle's harbor.conf
+through an include at the end of a redis.conf of the test's own, as Debian's redis.conf includes it, and
+the sentinel reads the file apply.sh seeded. What the machine would own is overridden on their command
+lines: the pid and log files and the working directory, and the server's bind (harbor.conf also binds
+127.0.0.1, which three servers on one host cannot share). systemd cannot run here: the test starts the
+programs the way Debian's units do, and makes the replicas with the RUNBOOK's REPLICAOF.
 """
 
 from __future__ import annotations
@@ -19,15 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from generator.model import Node
 from tests.harness.processes import stop
 from tests.harness.resp import command
 from tests.helpers import require_tool
 
-MASTER_SET = "harbor-master"
-SERVERS = (("127.0.0.41", 16391), ("127.0.0.42", 16392), ("127.0.0.43", 16393))
-SENTINELS = (("127.0.0.44", 26391), ("127.0.0.45", 26392), ("127.0.0.46", 26393))
-QUORUM = 2
-DOWN_AFTER_MS = 1000  # how long a silent master lasts before a sentinel calls it down
 START_TIMEOUT = 30
 TIMEOUT = 1.0  # of each connection and reply, as a client's dial and read timeouts
 
@@ -37,54 +37,117 @@ def _open(host: str, port: int) -> socket.socket:
 
 
 @dataclass
-class MasterSet:
+class SentinelSet:
     directory: Path
+    bundles: Path  # out/<cluster>, filled
+    cluster: str
+    members: tuple[Node, ...]
+    redis_port: int
+    sentinel_port: int
+    master_set: str
     password: str
-    servers: dict[tuple[str, int], subprocess.Popen] = field(default_factory=dict)
-    sentinels: list[subprocess.Popen] = field(default_factory=list)
+    servers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    sentinels: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    def start_server(self, address: tuple[str, int], master: tuple[str, int] | None) -> None:
-        host, port = address
-        data = self.directory / f"redis-{port}"
-        data.mkdir(exist_ok=True)
-        conf = data / "redis.conf"
-        if not conf.exists():  # a restarted server keeps what Sentinel rewrote into its file
-            replica = f"replicaof {master[0]} {master[1]}\n" if master else ""
-            conf.write_text(f'bind {host}\nport {port}\ndir {data}\nsave ""\nappendonly yes\nlogfile {data}/redis.log\n'
-                            f"requirepass {self.password}\nmasterauth {self.password}\nreplica-announce-ip {host}\n{replica}")
-        self.servers[address] = subprocess.Popen([require_tool("redis-server"), str(conf)],
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for(address, self.servers[address], data / "redis.log")
+    def address(self, name: str) -> tuple[str, int]:
+        return self.node(name).address, self.redis_port
 
-    def start_sentinel(self, address: tuple[str, int], master: tuple[str, int]) -> None:
-        host, port = address
-        data = self.directory / f"sentinel-{port}"
-        data.mkdir()
-        conf = data / "sentinel.conf"  # Sentinel rewrites it: each its own
-        # On loopback every connection leaves from 127.0.0.1: each says which address is its own.
-        conf.write_text(f"bind {host}\nport {port}\ndir {data}\nlogfile {data}/sentinel.log\nsentinel announce-ip {host}\n"
-                        f"sentinel monitor {MASTER_SET} {master[0]} {master[1]} {QUORUM}\n"
-                        f"sentinel auth-pass {MASTER_SET} {self.password}\n"
-                        f"sentinel down-after-milliseconds {MASTER_SET} {DOWN_AFTER_MS}\n"
-                        f"sentinel failover-timeout {MASTER_SET} 10000\n")
-        process = subprocess.Popen([require_tool("redis-sentinel"), str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.sentinels.append(process)
-        _wait_for(address, process, data / "sentinel.log")
+    def node(self, name: str) -> Node:
+        return next(member for member in self.members if member.name == name)
 
-    def kill(self, address: tuple[str, int]) -> None:
-        process = self.servers.pop(address)
+    def name_of(self, address: tuple[str, int]) -> str:
+        return next(member.name for member in self.members if (member.address, self.redis_port) == address)
+
+    def root(self, name: str) -> Path:
+        return self.directory / name / "root"
+
+    def sentinel_conf(self, name: str) -> Path:
+        return self.root(name) / "etc/redis/sentinel.conf"
+
+    def apply(self, name: str, *arguments: str) -> subprocess.CompletedProcess:
+        self.root(name).mkdir(parents=True, exist_ok=True)
+        return subprocess.run(["bash", str(self.bundles / name / "apply.sh"), "--root", str(self.root(name)), *arguments],
+                              capture_output=True, text=True, timeout=120)
+
+    def start_server(self, name: str) -> None:
+        data = self.directory / name / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        main = data / "redis.conf"
+        if not main.exists():  # a restarted server keeps what Sentinel rewrote into it
+            main.write_text(f'dir {data}\nsave ""\nlogfile {data}/redis.log\n'
+                            f"include {self.root(name)}/etc/redis/harborgen-{self.cluster}.conf\n")
+        host, port = self.address(name)
+        self.servers[name] = subprocess.Popen([require_tool("redis-server"), str(main), "--bind", host],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for((host, port), self.servers[name], data / "redis.log")
+
+    def replicate(self, name: str, master: tuple[str, int]) -> None:
+        """The RUNBOOK's step for a node that joins the set: REPLICAOF the master, kept in its redis.conf."""
+        with _open(*self.address(name)) as connection:
+            assert command(connection, "AUTH", self.password) == "OK"
+            assert command(connection, "REPLICAOF", master[0], str(master[1])) == "OK"
+            assert command(connection, "CONFIG", "REWRITE") == "OK"
+
+    def start_sentinel(self, name: str) -> None:
+        data = self.directory / name / "sentinel"
+        data.mkdir(parents=True, exist_ok=True)
+        self.sentinels[name] = subprocess.Popen(
+            [require_tool("redis-sentinel"), str(self.sentinel_conf(name)),
+             "--pidfile", str(data / "sentinel.pid"), "--logfile", str(data / "sentinel.log"), "--dir", str(data)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for((self.node(name).address, self.sentinel_port), self.sentinels[name], data / "sentinel.log")
+
+    def ask_sentinel(self, name: str, *arguments: str):
+        with _open(self.node(name).address, self.sentinel_port) as connection:
+            return command(connection, *arguments)
+
+    def master_named_by(self, name: str) -> tuple[str, int] | None:
+        with contextlib.suppress(OSError, RuntimeError):
+            answer = self.ask_sentinel(name, "SENTINEL", "get-master-addr-by-name", self.master_set)
+            return (answer[0], int(answer[1])) if answer else None
+        return None
+
+    def role(self, name: str) -> list:
+        with _open(*self.address(name)) as connection:
+            command(connection, "AUTH", self.password)
+            return command(connection, "ROLE")
+
+    def watched_by_all(self, master: tuple[str, int]) -> bool:
+        """Every sentinel names MASTER and knows the other sentinels and every replica, and MASTER streams to
+        every other server. A sentinel learns a replica only from the master's INFO, every 10 s: one that
+        wins the election knowing none aborts the failover, and the next waits twice failover-timeout."""
+        others = len(self.servers) - 1
+        with contextlib.suppress(OSError, RuntimeError):
+            for name in self.sentinels:
+                state = self.ask_sentinel(name, "SENTINEL", "master", self.master_set)
+                fields = dict(zip(state[::2], state[1::2], strict=True))
+                if ((fields["ip"], int(fields["port"])) != master or int(fields["num-other-sentinels"]) != len(self.sentinels) - 1
+                        or int(fields["num-slaves"]) != others):
+                    return False
+            role = self.role(self.name_of(master))
+            return role[0] == "master" and len(role[2]) == others
+        return False
+
+    def wait_until_named(self, master: tuple[str, int], by: int, timeout: float = 60) -> None:
+        """Until BY of the running sentinels name MASTER."""
+        deadline = time.monotonic() + timeout
+        while sum(self.master_named_by(name) == master for name in self.sentinels) < by:
+            assert time.monotonic() < deadline, f"fewer than {by} sentinels ever named {master}"
+            time.sleep(0.1)
+
+    def wait_until_watched(self, master: tuple[str, int], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.watched_by_all(master):
+            assert time.monotonic() < deadline, f"the set never settled on {master}"
+            time.sleep(0.2)
+
+    def kill(self, name: str) -> None:
+        process = self.servers.pop(name)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
-    def replicas_in_sync(self, master: tuple[str, int], count: int) -> bool:
-        with contextlib.suppress(OSError, RuntimeError), _open(*master) as connection:
-            command(connection, "AUTH", self.password)
-            info = command(connection, "INFO", "replication")
-            return f"connected_slaves:{count}" in info and info.count("state=online") == count
-        return False
-
     def close(self) -> None:
-        for process in [*self.sentinels, *self.servers.values()]:
+        for process in [*self.sentinels.values(), *self.servers.values()]:
             stop(process, grace=10)
 
 
@@ -101,20 +164,22 @@ def _wait_for(address: tuple[str, int], process: subprocess.Popen, log: Path) ->
 
 
 @contextlib.contextmanager
-def master_set(directory: Path, password: str) -> Iterator[MasterSet]:
-    """The first server the master, the others its replicas, three sentinels watching them."""
-    group = MasterSet(directory, password)
+def sentinel_set(directory: Path, bundles: Path, cluster, password: str) -> Iterator[SentinelSet]:
+    """CLUSTER's redis.nodes brought up as the RUNBOOK says, one node at a time: apply.sh, the server (a
+    replica of the first but for the first), the sentinel from the seeded file."""
+    redis = cluster.redis
+    group = SentinelSet(directory, bundles, cluster.name, redis.nodes, redis.port, redis.sentinel.port,
+                        redis.sentinel.master_set, password)
     try:
-        first, *others = SERVERS
-        group.start_server(first, None)
-        for address in others:
-            group.start_server(address, first)
-        for address in SENTINELS:
-            group.start_sentinel(address, first)
-        deadline = time.monotonic() + START_TIMEOUT
-        while not group.replicas_in_sync(first, len(others)):
-            assert time.monotonic() < deadline, "the replicas never caught up with the master"
-            time.sleep(0.2)
+        first = group.address(redis.nodes[0].name)
+        for member in redis.nodes:
+            applied = group.apply(member.name)
+            assert applied.returncode == 0, applied.stdout + applied.stderr
+            group.start_server(member.name)
+            if member != redis.nodes[0]:
+                group.replicate(member.name, first)
+            group.start_sentinel(member.name)
+        group.wait_until_watched(first)
         yield group
     finally:
         group.close()
@@ -146,12 +211,12 @@ def use(url: str, key: str) -> tuple[tuple[str, int], int]:
     return master, database
 
 
-def kill_the_master(group: MasterSet, urls: dict[str, str], limit: float = 60) -> tuple[tuple[str, int], dict[str, tuple], float]:
+def kill_the_master(group: SentinelSet, urls: dict[str, str], limit: float = 60) -> tuple[tuple[str, int], dict[str, tuple], float]:
     """SIGKILL the master while every URL is used in a loop: (the old master, each URL's (new master,
     database) once it worked again, seconds from the kill until every URL worked)."""
     old = {name: use(url, f"harborgen-before-{name}")[0] for name, url in urls.items()}
     (master,) = set(old.values())
-    group.kill(master)
+    group.kill(group.name_of(master))
     killed = time.monotonic()
     found: dict[str, tuple] = {}
     while len(found) < len(urls):
@@ -162,4 +227,3 @@ def kill_the_master(group: MasterSet, urls: dict[str, str], limit: float = 60) -
                     found[name] = use(url, f"harborgen-after-{name}")
         time.sleep(0.05)
     return master, found, time.monotonic() - killed
-
