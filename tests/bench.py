@@ -6,6 +6,7 @@ and the scaling figure is a ratio measured in the same run.
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -87,10 +88,19 @@ def upload_throughput() -> None:
 PROCESS_RUNS = 21
 
 
-def _process_seconds(command: list[str], cwd: Path) -> float:
+def _process_seconds(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def _compiled_environment(scratch: Path) -> dict[str, str]:
+    """Both processes read bytecode, as from an installed wheel. With PYTHONDONTWRITEBYTECODE (set on CI
+    machines) the editable package would be compiled from source at every run while its dependencies,
+    compiled at install, would not: that measured the compiler, not harborgen."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")  # the tree stays clean
+    return env
 
 
 def whole_process_against_the_import_floor(scratch: Path) -> None:
@@ -101,15 +111,17 @@ def whole_process_against_the_import_floor(scratch: Path) -> None:
     harborgen = [sys.executable, "-m", "generator"]
     floor = [sys.executable, "-c", "import click, jinja2, jsonschema, ruamel.yaml"]
     render = [*harborgen, "render", str(ROOT / "topology.yaml"), "--out", str(scratch / "process")]
-    subprocess.run(render, check=True, capture_output=True)  # the tree exists, and the template cache is warm
+    env = _compiled_environment(scratch)
+    for command in (render, floor):  # the tree exists, the template cache is warm, and the bytecode is written
+        subprocess.run(command, env=env, check=True, capture_output=True)
     renders, floors = [], []
     for _ in range(PROCESS_RUNS):
-        renders.append(_process_seconds(render, ROOT))
-        floors.append(_process_seconds(floor, ROOT))
+        renders.append(_process_seconds(render, ROOT, env))
+        floors.append(_process_seconds(floor, ROOT, env))
     render_median, floor_median = statistics.median(renders), statistics.median(floors)
     print(f"{'process: render seed, unchanged':32s} median {render_median * 1000:8.2f} ms over {PROCESS_RUNS} runs")
     print(f"{'process: import floor':32s} median {floor_median * 1000:8.2f} ms over {PROCESS_RUNS} runs")
-    print(f"render / import-floor ratio: {render_median / floor_median:.2f}  (target <= 1.5)")
+    print(f"render / import-floor ratio: {render_median / floor_median:.2f}  (target <= 1.3)")
 
     large = _large_topology(scratch, 1000)
     subprocess.run([*harborgen, "render", str(large), "--out", str(scratch / "large")], check=True, capture_output=True)
