@@ -90,6 +90,21 @@ def test_harbor_node_apply_installs_everything_then_changes_nothing(machine):
     assert _snapshot(root) == before, "a second run changed files"
     assert "wrote" not in second.stdout
     assert (machine.state / "calls").read_text() == calls_before, "a second run mounted again"
+    # The last line is what Ansible reports: each of the first run's changes, none for the second.
+    changed = first.stdout.splitlines()[-1]
+    assert changed.startswith("harborgen-apply: changed (") and "; mounted " in changed and "; fstab: " in changed, changed
+    assert f"wrote {installer / 'harbor.cfg'};" in changed
+    assert second.stdout.splitlines()[-1] == "harborgen-apply: unchanged"
+
+
+def test_a_run_that_changes_one_file_reports_that_file_alone(machine):
+    assert machine.apply("node0", "--secrets", machine.pack("node0")).returncode == 0
+    compose = machine.root / INSTALLER / "docker-compose.yml"
+    compose.write_text("version: '2'\n")
+    again = machine.apply("node0", "--secrets", machine.pack("node0"))
+    assert again.returncode == 0, again.stderr
+    last = again.stdout.splitlines()[-1]
+    assert last == f"harborgen-apply: changed (1: wrote {compose})"  # the record names what it holds already
 
 
 def test_dry_run_prints_actions_and_changes_nothing(machine):
@@ -100,7 +115,7 @@ def test_dry_run_prints_actions_and_changes_nothing(machine):
     assert "would mount" in result.stdout
     # A dry run never claims to have done what it only describes.
     for line in result.stdout.splitlines():
-        assert not line.startswith(("mounted ", "wrote ", "fstab: ", "CephFS ready")), line
+        assert not line.startswith(("mounted ", "wrote ", "fstab: ", "CephFS ready", "harborgen-apply:")), line
     assert _snapshot(machine.root) == before
     assert not (machine.state / "calls").exists()
 

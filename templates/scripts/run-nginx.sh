@@ -48,6 +48,12 @@ fi
 
 site=$(sha256sum < "$conf_dir/default.conf" | cut -d' ' -f1)
 
+# note_change TEXT: what this run changed on the machine, for apply.sh's last line (HARBORGEN_CHANGES
+# names the file it collects them in; unset when this script runs alone).
+note_change() {
+    [ -z "${HARBORGEN_CHANGES:-}" ] || printf '%s\n' "$1" >> "$HARBORGEN_CHANGES"
+}
+
 runs_these_settings() {
     grep -qF "\"harborgen.settings\": \"$settings\"" <<<"$current" && grep -qF '"Running": true' <<<"$current"
 }
@@ -75,6 +81,7 @@ if [ -n "$current" ] && runs_these_settings; then
     fi
     docker kill --signal HUP "$name" >/dev/null
     record_loaded
+    note_change "load balancer $name: graceful reload"
     echo "load balancer $name reloaded its site gracefully (transfers in flight finish on the old workers)"
     exit 0
 fi
@@ -119,6 +126,7 @@ docker run --detach --name "$name" --restart always \
     ${tls_volumes[@]+"${tls_volumes[@]}"} \
     "$balancer_image" >/dev/null
 record_loaded
+note_change "load balancer $name: a new container"
 echo "load balancer $name listening on port $balancer_listen"
 if [ "$handed_over" = true ]; then
     # Back as BACKUP: nopreempt leaves the address where it went.

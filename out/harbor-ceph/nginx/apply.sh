@@ -189,6 +189,33 @@ kind_of() {
 # replace_file TEMPORARY DESTINATION: TEMPORARY (beside DESTINATION) takes its place, never into a directory there.
 replace_file() {
     mv -fT "$1" "$2"
+    note_change "wrote $2"
+}
+
+# What this run changed, in a file the scripts it calls add to as well: its last line says
+# "changed" or "unchanged" from it, which is what Ansible reports (ansible/site.yml).
+if [ "$dry_run" = false ]; then
+    HARBORGEN_CHANGES=$(mktemp)
+    export HARBORGEN_CHANGES
+    trap 'rm -f "$HARBORGEN_CHANGES"' EXIT
+else
+    unset HARBORGEN_CHANGES
+fi
+# note_change TEXT: what this run changed on the machine, for apply.sh's last line (HARBORGEN_CHANGES
+# names the file it collects them in; unset when this script runs alone).
+note_change() {
+    [ -z "${HARBORGEN_CHANGES:-}" ] || printf '%s\n' "$1" >> "$HARBORGEN_CHANGES"
+}
+
+# report_changes: the last line of a run, one of two fixed forms.
+report_changes() {
+    local count
+    count=$(wc -l < "$HARBORGEN_CHANGES")
+    if [ "$count" -eq 0 ]; then
+        echo "harborgen-apply: unchanged"
+    else
+        echo "harborgen-apply: changed ($count: $(paste -sd ';' "$HARBORGEN_CHANGES" | sed 's/;/; /g'))"
+    fi
 }
 
 if [ -n "$schema" ] && ! has_role database; then
@@ -527,6 +554,7 @@ set_up_mysql() {
             echo "would run: database/load-schema.sh $schema"
         else
             "$here/database/load-schema.sh" "$schema" 9>&-
+            note_change "loaded Harbor's schema from $schema"
         fi
     fi
 }
@@ -576,6 +604,7 @@ start_etcd() {
     else
         systemctl enable --quiet etcd
         systemctl "$verb" --no-block etcd
+        note_change "etcd: $verb"
     fi
 }
 
@@ -613,8 +642,10 @@ set_up_patroni() {
     if ! systemctl is-active --quiet patroni; then
         refuse_a_running_stock_cluster
         systemctl start patroni
+        note_change "patroni: start"
     elif wrote database/patroni.yml; then
         systemctl reload patroni
+        note_change "patroni: reload"
     fi
     if ! is_the_patroni_leader; then
         echo "this member does not lead the cluster now: the leader's apply.sh applies the cluster's settings and the Harbor role's SQL"
@@ -742,6 +773,7 @@ give_the_sentinel_its_settings() {
         echo "would run: SENTINEL SET $set $*"
     else
         [ "$(ask_sentinel "$sentinel" SENTINEL SET "$set" "$@")" = OK ] || fail "the sentinel on $sentinel refused SENTINEL SET $set $*"
+        note_change "sentinel: SENTINEL SET $set $*"
         echo "gave the sentinel its settings: $*"
     fi
 }
@@ -825,6 +857,7 @@ start_keepalived() {
         systemctl daemon-reload  # its drop-in may be new
         systemctl enable --quiet keepalived
         systemctl reload-or-restart keepalived
+        note_change "keepalived: reload-or-restart"
     fi
 }
 
@@ -873,3 +906,5 @@ fi
 if wrote redis/sentinel.conf; then
     echo "Then: make this Redis a replica of the set's master unless it is that master (REPLICAOF, RUNBOOK.md), and systemctl restart redis-sentinel"
 fi
+# The last line: what a rollout tool reports (ansible/site.yml reads it).
+if [ "$dry_run" = false ]; then report_changes; fi

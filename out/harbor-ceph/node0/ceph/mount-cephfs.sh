@@ -37,6 +37,12 @@ fail() {
     exit 1
 }
 
+# note_change TEXT: what this run changed on the machine, for apply.sh's last line (HARBORGEN_CHANGES
+# names the file it collects them in; unset when this script runs alone).
+note_change() {
+    [ -z "${HARBORGEN_CHANGES:-}" ] || printf '%s\n' "$1" >> "$HARBORGEN_CHANGES"
+}
+
 act() {
     if [ "$dry_run" = true ]; then
         echo "would run: $*"
@@ -90,6 +96,7 @@ ensure_fstab_line() {
     } > "$temporary"
     chmod 0644 "$temporary"
     mv -fT "$temporary" "$fstab"
+    note_change "fstab: $line"
     echo "fstab: $line"
 }
 
@@ -120,6 +127,7 @@ ensure_mounted() {
         return
     fi
     mountpoint -q "$mount_path" || fail "$mount_path is not a mount point after mounting: refusing to go on"
+    note_change "mounted $mount_path"
     echo "mounted $cephfs_fs_name:$1 as client.$client on $mount_path"
 }
 

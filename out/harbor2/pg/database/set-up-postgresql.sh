@@ -40,6 +40,12 @@ as_postgres() {
     fi
 }
 
+# note_change TEXT: what this run changed on the machine, for apply.sh's last line (HARBORGEN_CHANGES
+# names the file it collects them in; unset when this script runs alone).
+note_change() {
+    [ -z "${HARBORGEN_CHANGES:-}" ] || printf '%s\n' "$1" >> "$HARBORGEN_CHANGES"
+}
+
 psql_run() {
     as_postgres psql -X -q -v ON_ERROR_STOP=1 "$@"
 }
@@ -76,4 +82,5 @@ mv -fT "$wanted" "$hba_file"
 psql_run -At -c 'SELECT pg_reload_conf()' >/dev/null
 rules=$(psql_run -At -c "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL")
 [ "$rules" = 0 ] || fail "$hba_file has $rules line(s) the server cannot read: see SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL"
+note_change "pg_hba.conf: the Harbor lines, and a reload"
 echo "wrote the Harbor lines at the top of $hba_file and reloaded the server"
