@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from .artifacts import Artifact
-from .artifacts.catalogue import render_cluster_file, render_row
+from .artifacts.catalogue import CLUSTER_FOLDERS, render_cluster_file, render_row
 from .errors import RenderError
 from .model import Cluster
 from .targets import target_of
@@ -54,7 +54,7 @@ def split_bundles(tree: Tree) -> Bundles:
     bundles: Bundles = {}
     for path, artifact in tree.items():
         node, _, inner = path.partition("/")
-        if not inner:
+        if not inner or node in CLUSTER_FOLDERS:
             if path != MANIFEST:
                 bundles.setdefault(CLUSTER_LEVEL, {})[path] = artifact
         elif inner != MANIFEST:

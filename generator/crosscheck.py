@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 
+from .artifacts.catalogue import CLUSTER_FOLDERS
 from .documents import GROUPS, CrossCheck, Document, group_nodes, nodes_with, secret_references
 from .errors import Diagnostic
 from .formats import is_ipv4, split_http_url
@@ -269,6 +270,13 @@ def redis_role_only_where_used(document: Document, located: Located) -> Iterator
         )
 
 
+def node_names_are_not_cluster_folders(document: Document, located: Located) -> Iterator[Diagnostic]:
+    for name in document.get("nodes", {}):
+        if name in CLUSTER_FOLDERS:
+            yield located.diagnostic(("nodes", name), f"is the name of a folder of every render, beside the bundles "
+                                     f"(expected another node name, not one of: {', '.join(sorted(CLUSTER_FOLDERS))})", of_key=True)
+
+
 def secret_names_are_not_reserved(document: Document, located: Located) -> Iterator[Diagnostic]:
     # One namespace for every target: a topology keeps its names when it moves to another version.
     managed = {secret.name for target in TARGETS.values() for secret in target.managed_secrets}
@@ -343,6 +351,7 @@ SHARED: tuple[CrossCheck, ...] = (
     log_dirs_are_per_node,
     load_balancer_port_free_on_harbor_node,
     secret_names_are_not_reserved,
+    node_names_are_not_cluster_folders,
     redis_role_only_where_used,
     each_rule_is_accepted_once,
     harbor_paths_are_not_system_directories,

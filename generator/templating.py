@@ -92,6 +92,22 @@ def yaml_string(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def ansible_string(value: Any) -> str:
+    """A YAML string Ansible never templates: a value with {{ in it stays text, never runs on the control machine."""
+    return "!unsafe " + yaml_string(value)
+
+
+_ANSIBLE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+def ansible_name(value: Any) -> str:
+    """A host or group name of an inventory, as a plain YAML key: a DNS label or a word, nothing to quote."""
+    text = str(value)
+    if not _ANSIBLE_NAME.fullmatch(text):
+        raise UnsafeValue(f"{text!r} is not a plain Ansible host or group name")
+    return text
+
+
 def nginx_token(value: Any) -> str:
     """A bare nginx argument; anything that would need quoting is refused."""
     text = str(value)
@@ -121,6 +137,8 @@ FILTERS = {
     "sql_ident": sql_identifier,
     "pg_ident": pg_identifier,
     "yaml": yaml_string,
+    "ansible": ansible_string,
+    "ansible_name": ansible_name,
     "nginx": nginx_token,
     "yamlbool": yaml_bool,
     "field": list_field,

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from generator import targets
-from generator.artifacts.catalogue import Catalogue, Install, Row, RunsFromBundle, When
+from generator.artifacts.catalogue import Catalogue, ClusterFile, Install, Row, RunsFromBundle, When
 from generator.bundle import render_cluster
 from generator.errors import RenderError
 from generator.lint.run import run_lint
@@ -51,6 +51,12 @@ def test_a_row_that_leaves_a_fact_out_is_refused_when_the_catalogue_is_built(cha
 def test_two_rows_for_one_path_are_refused():
     with pytest.raises(RenderError, match="two rows for extra/file"):
         Catalogue((_row(), _row(source="scripts/apply.sh")))
+
+
+def test_a_cluster_file_in_a_folder_a_node_could_own_is_refused():
+    Catalogue((_row(),), (ClusterFile("ansible/extra.yml", "ansible/site.yml", "yaml"),))
+    with pytest.raises(RenderError, match="its folder 'playbooks' is not one of CLUSTER_FOLDERS"):
+        Catalogue((_row(),), (ClusterFile("playbooks/site.yml", "ansible/site.yml", "yaml"),))
 
 
 def test_every_version_the_schema_admits_has_a_target():

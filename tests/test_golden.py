@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from generator.artifacts.catalogue import CLUSTER_FOLDERS
 from generator.bundle import MANIFEST
 from generator.writer import mode_matches
 from tests.golden_tool import reviewable
@@ -48,7 +49,8 @@ def test_every_manifest_lists_exactly_its_files_with_their_digests(topology_case
     _, topology = topology_case
     _, tree = compiled(topology)
     manifests = [path for path in tree if path.rsplit("/", 1)[-1] == MANIFEST]
-    assert len(manifests) == len({path.partition("/")[0] for path in tree if "/" in path}) + 1
+    bundles = {path.partition("/")[0] for path in tree if "/" in path} - CLUSTER_FOLDERS
+    assert len(manifests) == len(bundles) + 1
     for manifest in manifests:
         prefix = manifest[: -len(MANIFEST)]
         covered = {path[len(prefix):]: artifact for path, artifact in tree.items() if path.startswith(prefix) and path != manifest}

@@ -83,6 +83,10 @@ class Row:
 _PATH_FIELDS: dict[str, Callable[[Cluster], str]] = {"client": lambda cluster: cluster.cephfs.client}
 
 
+# The folders of out/<cluster>/ that hold cluster files: beside the bundles, so no node may take their names.
+CLUSTER_FOLDERS = frozenset({"ansible"})
+
+
 @dataclass(frozen=True)
 class ClusterFile:
     """A file of the whole cluster, in out/<cluster>/ beside the bundles: for people and the
@@ -97,6 +101,11 @@ class ClusterFile:
     def script(self) -> bool:
         return self.source.startswith("scripts/")
 
+    @property
+    def plain(self) -> bool:
+        """Shipped as it is: a script, or a file the same for every cluster (a playbook)."""
+        return not self.source.endswith(".j2")
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -110,6 +119,9 @@ class Catalogue:
             _check_row(row)
         for file in self.cluster_files:
             _check_differ(file.path, file.differ)
+            folder, _, inner = file.path.partition("/")
+            if inner and folder not in CLUSTER_FOLDERS:
+                raise RenderError(f"cluster file {file.path}: its folder {folder!r} is not one of CLUSTER_FOLDERS, where no node's bundle can be")
         for paths in ([row.pattern for row in self.rows], [file.path for file in self.cluster_files]):
             repeated = sorted({path for path in paths if paths.count(path) > 1})
             if repeated:
@@ -164,8 +176,8 @@ def render_row(renderer: Any, cluster: Cluster, node: Node, row: Row, bundle: di
 
 
 def render_cluster_file(renderer: Any, cluster: Cluster, file: ClusterFile, **common: Any) -> Artifact:
-    if file.script:
-        return Artifact(file.path, renderer.plain(file.source), executable=True)
+    if file.plain:
+        return Artifact(file.path, renderer.plain(file.source), executable=file.script)
     extra = file.values(cluster) if file.values else {}
     return Artifact(file.path, renderer.render(file.source, file.path, **cluster_context(cluster), **common, **extra))
 

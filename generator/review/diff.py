@@ -18,7 +18,7 @@ from ..bundle import MANIFEST, Tree, split_bundles
 from ..errors import RenderError
 from ..model import Cluster
 from ..targets import Feature, target_of
-from .impacts import Action, Impact, Phase, impacts_for
+from .impacts import Action, Impact, Phase, impacts_for, machine_phase
 from .semantic import Delta, describe, unified
 
 CLUSTER = "(cluster)"
@@ -208,14 +208,10 @@ def plan(report: Report, old: Cluster, new: Cluster, catalogues: Catalogues) -> 
     return steps, warnings(report, steps, old, new, catalogues)
 
 
-# The phase of the machines that hold only these roles.
-_ROLE_PHASES = {"database": Phase.DATABASE, "redis": Phase.DATABASE, "load-balancer": Phase.BALANCER}
-
-
 def _phase(action: Action, roles: tuple[str, ...]) -> Phase:
     """A plain apply, or keepalived's reload, runs with the other steps of a database or load-balancer machine."""
-    if action in (Action.APPLY, Action.RELOAD_KEEPALIVED) and roles and all(role in _ROLE_PHASES for role in roles):
-        return min(_ROLE_PHASES[role] for role in roles)
+    if action in (Action.APPLY, Action.RELOAD_KEEPALIVED):
+        return machine_phase(roles)
     return action.phase
 
 

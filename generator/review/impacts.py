@@ -76,6 +76,18 @@ _PHASES = {
 }
 
 
+# The phase of the machines that hold only these roles.
+_ROLE_PHASES = {"database": Phase.DATABASE, "redis": Phase.DATABASE, "load-balancer": Phase.BALANCER}
+
+
+def machine_phase(roles: tuple[str, ...]) -> Phase:
+    """When a machine's own apply runs: with the database, or the load balancers, when it holds only
+    their roles; with the Harbor nodes otherwise."""
+    if roles and all(role in _ROLE_PHASES for role in roles):
+        return min(_ROLE_PHASES[role] for role in roles)
+    return Phase.HARBOR
+
+
 @dataclass(frozen=True)
 class Impact:
     """What changing one key of one artifact asks of the machine that holds it."""

@@ -3,7 +3,7 @@ database (templates/database/), and the cluster's RUNBOOK and gc.sh."""
 
 from __future__ import annotations
 
-from ...artifacts import Artifact
+from ...artifacts import Artifact, ansible
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS, REINSTALLS_EVERY_NODE, holding, installer_dir
@@ -68,6 +68,7 @@ CLUSTER_FILES = (
     ClusterFile("RUNBOOK.md", "cluster/RUNBOOK.md.j2", "text", runbook_values),
     ClusterFile("gc.sh", "scripts/gc.sh", "text"),
     ClusterFile("values.sh", "cluster/values.sh.j2", "values"),
+    *ansible.CLUSTER_FILES,
 )
 
 # Host directories of the compose file's volumes, below the CephFS data root.

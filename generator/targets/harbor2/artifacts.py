@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ...artifacts import ansible
 from ...artifacts.catalogue import ClusterFile, Install, Row, RunsFromBundle, When, script, under
 from ...artifacts.cluster import runbook_values
 from ...artifacts.harbor_node import REINSTALLS_EVERY_NODE, holding, installer_dir
@@ -94,7 +95,7 @@ ROWS = (
 )
 
 # Harbor 2.15 runs garbage collection as a job, once for the cluster, through Redis: no gc.sh.
-CLUSTER_FILES = (ClusterFile("RUNBOOK.md", "harbor2/RUNBOOK.md.j2", "text", _runbook_values),)
+CLUSTER_FILES = (ClusterFile("RUNBOOK.md", "harbor2/RUNBOOK.md.j2", "text", _runbook_values), *ansible.CLUSTER_FILES)
 
 
 def bundle_values(cluster: Cluster, node: Node) -> dict:

@@ -12,7 +12,9 @@
 # writes for a database container the cluster never runs, starts Harbor with docker
 # compose, and waits until the node answers: start the next node only after that.
 # Running it again changes no secret: prepare draws new ones, the pins put the cluster's back.
-#   usage: install-harbor.sh [--root DIR]
+#   usage: install-harbor.sh [--wait] [--root DIR]
+#   --wait      install nothing: only wait until the node answers (a rollout's step for a node
+#               whose bundle did not change)
 #   --root DIR  act under DIR (for tests)
 # HARBORGEN_START_TIMEOUT: seconds to wait for the node to answer (default 600).
 set -euo pipefail
@@ -25,13 +27,20 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/install-steps.sh"
 
 root=""
+wait_only=false
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) root=${2:?--root needs a directory}; shift ;;
-        *) echo "usage: $0 [--root DIR]" >&2; exit 2 ;;
+        --wait) wait_only=true ;;
+        *) echo "usage: $0 [--wait] [--root DIR]" >&2; exit 2 ;;
     esac
     shift
 done
+probe_url="${node_url}api/v2.0/ping"
+if [ "$wait_only" = true ]; then
+    wait_until_answering "$probe_url" "$node_url"
+    exit 0
+fi
 
 record="$root/var/lib/harborgen/$cluster/$node.installed"
 installer="$root$installer_dir"
@@ -112,4 +121,4 @@ run_prepare
 lock_down
 echo "== docker compose up -d"
 compose up -d
-wait_until_answering "${node_url}api/v2.0/ping" "$node_url"
+wait_until_answering "$probe_url" "$node_url"
